@@ -1,0 +1,314 @@
+"""Settings: a TOML file, then environment overrides, validated once; nothing else reads os.environ."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from alerts.errors import ConfigError
+
+DEFAULT_CONFIG_FILE = "alerts.toml"
+
+# Environment variable -> dotted settings key. These are the documented names.
+ENV_KEYS: dict[str, str] = {
+    "ALERTS_DATABASE_URL": "database.url",
+    "ALERTS_GATEWAY": "gateway.kind",
+    "ALERTS_GATEWAY_FILE": "gateway.file_path",
+    "ALERTS_TIMEZONE": "service.timezone",
+    "ALERTS_PUBLIC_URL": "service.public_url",
+    "ALERTS_TWILIO_FROM": "twilio.from_number",
+    "ALERTS_TWILIO_MESSAGING_SERVICE_SID": "twilio.messaging_service_sid",
+    "ALERTS_TWILIO_API_BASE_URL": "twilio.api_base_url",
+    "TWILIO_ACCOUNT_SID": "twilio.account_sid",
+    "TWILIO_AUTH_TOKEN": "twilio.auth_token",
+    "ALERTS_DISPATCH_RATE": "dispatch.rate_per_second",
+}
+# Keys that may only come from the environment, so a config file never holds a secret.
+ENV_ONLY_KEYS = {"twilio.auth_token"}
+
+_SUPPORTED_DRIVERS = {
+    "sqlite": "sqlite",
+    "sqlite+pysqlite": "sqlite",
+    "postgresql": "postgresql+psycopg",
+    "postgres": "postgresql+psycopg",
+    "postgresql+psycopg": "postgresql+psycopg",
+}
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServiceSettings(_Section):
+    """Who the service is and where it lives."""
+
+    name_fr: str = "Alertes de quartier"
+    name_en: str = "Neighbourhood Alerts"
+    timezone: str = "America/Toronto"
+    public_url: str = ""
+    support_contact: str = "311"
+    default_lang: Literal["fr", "en"] = "fr"
+    region: str = "CA"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (example: America/Toronto)") from exc
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError(f"must start with http:// or https:// (got {value!r})")
+        return value
+
+    @field_validator("region")
+    @classmethod
+    def _region_code(cls, value: str) -> str:
+        if len(value) != 2 or not value.isalpha():
+            raise ValueError(f"must be a two-letter country code such as CA (got {value!r})")
+        return value.upper()
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The service time zone, for every wall-clock input and output."""
+        return ZoneInfo(self.timezone)
+
+
+class DatabaseSettings(_Section):
+    """Where subscriptions, alerts and deliveries are stored."""
+
+    url: str = "sqlite:///alerts.db"
+    busy_timeout_ms: int = Field(default=5000, ge=0)
+
+    @field_validator("url")
+    @classmethod
+    def _supported_url(cls, value: str) -> str:
+        try:
+            url = make_url(value)
+        except ArgumentError as exc:
+            raise ValueError(
+                f"cannot parse {_redact_url(value)!r} "
+                "(expected sqlite:///PATH or postgresql+psycopg://USER@HOST/DB)"
+            ) from exc
+        driver = _SUPPORTED_DRIVERS.get(url.drivername)
+        if driver is None:
+            raise ValueError(
+                f"unsupported database {url.drivername!r} (use sqlite:/// or postgresql+psycopg://)"
+            )
+        if driver == "postgresql+psycopg" and not url.database:
+            raise ValueError("a PostgreSQL URL must name a database")
+        return url.set(drivername=driver).render_as_string(hide_password=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True when the database is a SQLite file (single-process deployments)."""
+        return self.url.startswith("sqlite")
+
+    def redacted_url(self) -> str:
+        """The URL with any password hidden, for messages and logs."""
+        return _redact_url(self.url)
+
+
+class GatewaySettings(_Section):
+    """Which SMS gateway sends messages."""
+
+    kind: Literal["console", "file", "twilio"] = "console"
+    file_path: str = "sms-outbox.jsonl"
+
+
+class TwilioSettings(_Section):
+    """Twilio account and sender; credentials come from the environment only."""
+
+    account_sid: str = ""
+    auth_token: SecretStr = SecretStr("")
+    from_number: str = ""
+    messaging_service_sid: str = ""
+    api_base_url: str = ""
+    validity_period: int = Field(default=36000, ge=1, le=36000)
+    timeout_seconds: float = Field(default=10.0, gt=0)
+
+    @field_validator("api_base_url")
+    @classmethod
+    def _http_base(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError(f"must start with http:// or https:// (got {value!r})")
+        return value
+
+    @field_validator("messaging_service_sid")
+    @classmethod
+    def _service_sid(cls, value: str) -> str:
+        if value and not value.startswith("MG"):
+            raise ValueError("a Messaging Service SID starts with MG")
+        return value
+
+
+class ZonesSettings(_Section):
+    """How places are matched to neighbourhoods."""
+
+    snap_meters: float = Field(default=50.0, ge=0, le=5000)
+    aliases: dict[str, str] = Field(default_factory=dict)
+
+
+class SmsSettings(_Section):
+    """The SMS conversation with residents."""
+
+    max_auto_replies_per_hour: int = Field(default=5, ge=0)
+    message_frequency_fr: str = "quelques messages par hiver"
+    message_frequency_en: str = "a few messages per winter"
+
+
+class SendSettings(_Section):
+    """Operator sends: limits, confirmation and cost."""
+
+    max_segments: int = Field(default=2, ge=1, le=10)
+    confirm_over: int = Field(default=1000, ge=0)
+    price_per_segment: float = Field(default=0.0083, ge=0)
+    currency: str = "USD"
+
+
+class DispatchSettings(_Section):
+    """The outbox workers: rate, concurrency, leases and retries."""
+
+    rate_per_second: float = Field(default=1.0, gt=0)
+    rate_unit: Literal["messages", "segments"] = "segments"
+    concurrency: int = Field(default=8, ge=1, le=256)
+    batch_size: int = Field(default=100, ge=1, le=10000)
+    lease_seconds: int = Field(default=60, ge=5)
+    max_attempts: int = Field(default=12, ge=1)
+    max_age_seconds: int = Field(default=4 * 3600, ge=60)
+    backoff_base_seconds: float = Field(default=2.0, gt=0)
+    backoff_max_seconds: float = Field(default=600.0, gt=0)
+    on_expired_lease: Literal["resend", "mark_unknown"] = "resend"
+
+
+class Settings(_Section):
+    """Every setting of the service, validated once at start-up."""
+
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    gateway: GatewaySettings = Field(default_factory=GatewaySettings)
+    twilio: TwilioSettings = Field(default_factory=TwilioSettings)
+    zones: ZonesSettings = Field(default_factory=ZonesSettings)
+    sms: SmsSettings = Field(default_factory=SmsSettings)
+    send: SendSettings = Field(default_factory=SendSettings)
+    dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
+    source: str = Field(default="built-in defaults", exclude=True)
+
+    def with_overrides(self, **dotted: Any) -> Settings:
+        """A copy with some dotted keys replaced (used by the demo and tests)."""
+        data = self.model_dump(exclude={"source"})
+        data["twilio"]["auth_token"] = self.twilio.auth_token.get_secret_value()
+        for key, value in dotted.items():
+            _set_dotted(data, key.replace("__", "."), value)
+        return _validate(data, {}, self.source)
+
+
+def load_settings(
+    config_path: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Settings:
+    """Read the config file (explicit, ALERTS_CONFIG, ./alerts.toml, or none), then the environment."""
+    env = os.environ if env is None else env
+    path = _choose_config_file(config_path, env, cwd or Path.cwd())
+    data: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    if path is not None:
+        data = _read_toml(path)
+        for key in ENV_ONLY_KEYS:
+            section, _, name = key.partition(".")
+            if name in data.get(section, {}):
+                raise ConfigError(
+                    f"config: {key} may not be stored in {path}; set it in the environment instead"
+                )
+    for var, key in ENV_KEYS.items():
+        if var in env:
+            _set_dotted(data, key, env[var])
+            origins[key] = var
+    return _validate(data, origins, str(path) if path else "built-in defaults")
+
+
+def _choose_config_file(
+    explicit: str | Path | None, env: Mapping[str, str], cwd: Path
+) -> Path | None:
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"config: file not found: {path}")
+        return path
+    if env.get("ALERTS_CONFIG"):
+        path = Path(env["ALERTS_CONFIG"])
+        if not path.is_file():
+            raise ConfigError(f"config: ALERTS_CONFIG names a missing file: {path}")
+        return path
+    default = cwd / DEFAULT_CONFIG_FILE
+    return default if default.is_file() else None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config: {path} is not valid TOML: {exc}") from exc
+    except OSError as exc:
+        raise ConfigError(f"config: cannot read {path}: {exc.strerror}") from exc
+
+
+def _validate(data: dict[str, Any], origins: dict[str, str], source: str) -> Settings:
+    try:
+        return Settings.model_validate({**data, "source": source})
+    except ValidationError as exc:
+        raise ConfigError(_describe_first_error(exc, origins, source)) from None
+
+
+def _describe_first_error(exc: ValidationError, origins: dict[str, str], source: str) -> str:
+    error = exc.errors()[0]
+    key = ".".join(str(part) for part in error["loc"])
+    where = origins.get(key, source)
+    if error["type"] == "extra_forbidden":
+        return f"config: unknown key {key} (in {where})"
+    message = error["msg"].removeprefix("Value error, ")
+    if key in ENV_ONLY_KEYS or "auth_token" in key:
+        return f"config: {key} is invalid (from {where})"
+    return f"config: {key}: {message} (from {where})"
+
+
+def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
+    *sections, name = key.split(".")
+    node = data
+    for section in sections:
+        child = node.setdefault(section, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"config: {section} must be a table")
+        node = child
+    node[name] = value
+
+
+def _redact_url(value: str) -> str:
+    try:
+        return make_url(value).render_as_string(hide_password=True)
+    except ArgumentError:
+        return value.split("@")[-1] if "@" in value else value

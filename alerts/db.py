@@ -1,0 +1,176 @@
+"""Engines, sessions and schema migrations (Alembic) for SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, event, inspect, text
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlmodel import Session
+
+from alerts.config import DatabaseSettings
+from alerts.errors import DatabaseError
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# Any constant shared by every process of the service: the key of the migration lock.
+_MIGRATION_LOCK_KEY = 0x616C6572  # "aler"
+
+
+def make_engine(settings: DatabaseSettings) -> Engine:
+    """An engine for the configured database, tuned for concurrent short transactions."""
+    url = make_url(settings.url)
+    if url.get_backend_name() == "sqlite":
+        return _sqlite_engine(settings, url.database or "")
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=20,
+        connect_args={"connect_timeout": 5},
+    )
+
+
+def _sqlite_engine(settings: DatabaseSettings, database: str) -> Engine:
+    if database and database != ":memory:":
+        folder = Path(database).expanduser().resolve().parent
+        if not folder.is_dir():
+            raise DatabaseError(f"database: folder does not exist: {folder}")
+    engine = create_engine(
+        settings.url,
+        connect_args={"timeout": settings.busy_timeout_ms / 1000, "check_same_thread": False},
+    )
+    busy_ms = settings.busy_timeout_ms
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        # IMMEDIATE takes the write lock up front, so a transaction that reads then writes
+        # waits for the busy timeout instead of failing with "database is locked".
+        mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+@contextlib.contextmanager
+def session_scope(engine: Engine, *, read_only: bool = False) -> Iterator[Session]:
+    """A session committed on success and rolled back on error."""
+    bind: Engine | Connection = engine
+    with contextlib.ExitStack() as stack:
+        if read_only and engine.dialect.name == "sqlite":
+            bind = stack.enter_context(engine.connect().execution_options(sqlite_begin="DEFERRED"))
+        session = stack.enter_context(Session(bind, expire_on_commit=False))
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """Alembic's configuration pointing at the packaged migrations."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    """The newest schema revision this version of the service knows."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The database's schema revision, or None for a database never migrated."""
+    with _connect(engine) as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(engine: Engine) -> tuple[str | None, str]:
+    """Bring the schema to the newest revision; returns (before, after)."""
+    with _connect(engine) as connection:
+        if connection.dialect.name == "postgresql":
+            # Two processes starting on an empty database must not both migrate it.
+            connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _MIGRATION_LOCK_KEY})
+            connection.commit()
+        try:
+            before = MigrationContext.configure(connection).get_current_revision()
+            _check_known(before)
+            command.upgrade(alembic_config(connection), "head")
+            connection.commit()
+        finally:
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _MIGRATION_LOCK_KEY})
+                connection.commit()
+    return before, head_revision()
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Migrate an empty database on first use; refuse one at another revision."""
+    current = current_revision(engine)
+    head = head_revision()
+    if current == head:
+        return
+    if current is None:
+        with _connect(engine) as connection:
+            tables = set(inspect(connection).get_table_names())
+        if tables:
+            raise DatabaseError(
+                f"database: {_where(engine)} holds tables this service did not create "
+                f"({', '.join(sorted(tables)[:3])}...); use an empty database"
+            )
+        upgrade(engine)
+        return
+    _check_known(current)
+    raise DatabaseError(
+        f"database: schema is at revision {current}, this version needs {head}; "
+        "run `alerts db upgrade`"
+    )
+
+
+def _check_known(revision: str | None) -> None:
+    if revision is None:
+        return
+    script = ScriptDirectory.from_config(alembic_config())
+    if revision not in {rev.revision for rev in script.walk_revisions()}:
+        raise DatabaseError(
+            f"database: schema revision {revision} is newer than this version of the service"
+        )
+
+
+@contextlib.contextmanager
+def _connect(engine: Engine) -> Iterator[Connection]:
+    try:
+        with engine.connect() as connection:
+            yield connection
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "unreachable"
+        raise DatabaseError(f"database: cannot use {_where(engine)}: {reason}") from None
+    except SQLAlchemyError as exc:
+        raise DatabaseError(f"database: {_where(engine)}: {type(exc).__name__}") from None
+
+
+def _where(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=True)

@@ -1,0 +1,244 @@
+"""SQLModel tables: zones, subscribers, subscriptions, addresses, alerts, deliveries, messages."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC and always gives back aware UTC datetimes, on SQLite as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use an aware datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _when(nullable: bool = False, index: bool = False) -> Any:
+    column = Column(UTCDateTime(), nullable=nullable, index=index)
+    if nullable:
+        return Field(default=None, sa_column=column)
+    return Field(default_factory=utcnow, sa_column=column)
+
+
+def _fk(target: str, ondelete: str, nullable: bool = False, index: bool = True) -> Any:
+    return Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey(target, ondelete=ondelete), nullable=nullable, index=index),
+    )
+
+
+# Subscriber statuses.
+PENDING = "pending"
+ACTIVE = "active"
+OPTED_OUT = "opted_out"
+
+TOPICS = ("snow", "radar")
+LANGS = ("fr", "en")
+
+
+class ZoneLayerInfo(SQLModel, table=True):
+    """The imported layer as a whole: one row, its version bumped on each import."""
+
+    __tablename__ = "zone_layer"
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str
+    crs: str
+    version: int = 1
+    imported: int = 0
+    repaired: int = 0
+    skipped: int = 0
+    imported_at: datetime = _when()
+
+
+class Zone(SQLModel, table=True):
+    """One neighbourhood of the layer, its geometry in lon/lat as WKB."""
+
+    __tablename__ = "zone"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True)
+    slug: str = Field(unique=True)
+    geometry_wkb: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    area_km2: float = 0.0
+    position: int = 0
+
+
+class Subscriber(SQLModel, table=True):
+    """A phone number and what it wants: status, language and topics."""
+
+    __tablename__ = "subscriber"
+
+    id: int | None = Field(default=None, primary_key=True)
+    phone: str = Field(unique=True, max_length=16)
+    status: str = Field(default=PENDING, index=True, max_length=12)
+    lang: str = Field(default="fr", max_length=2)
+    topic_snow: bool = True
+    topic_radar: bool = True
+    source: str = Field(default="sms", max_length=12)
+    # Conversation memory between two messages (candidates awaiting "1", "2"...).
+    pending_state: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    created_at: datetime = _when()
+    updated_at: datetime = _when()
+    confirmed_at: datetime | None = _when(nullable=True)
+    opted_out_at: datetime | None = _when(nullable=True)
+
+    @property
+    def topics(self) -> list[str]:
+        """The topics this subscriber receives, in a stable order."""
+        return [t for t, on in (("snow", self.topic_snow), ("radar", self.topic_radar)) if on]
+
+
+class Subscription(SQLModel, table=True):
+    """A subscriber's neighbourhood, with the place they gave (personal data) if any."""
+
+    __tablename__ = "subscription"
+    __table_args__ = (UniqueConstraint("subscriber_id", "zone_id", name="uq_subscription_zone"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    subscriber_id: int = _fk("subscriber.id", "CASCADE")
+    zone_id: int | None = _fk("zone.id", "SET NULL", nullable=True)
+    status: str = Field(default=PENDING, max_length=12)
+    place_text: str | None = None
+    lon: float | None = None
+    lat: float | None = None
+    created_at: datetime = _when()
+
+
+class Suppression(SQLModel, table=True):
+    """A number that must never be texted (opted out, forgotten or unreachable)."""
+
+    __tablename__ = "suppression"
+
+    id: int | None = Field(default=None, primary_key=True)
+    phone: str = Field(unique=True, max_length=16)
+    reason: str = Field(max_length=20)
+    error_code: str | None = None
+    created_at: datetime = _when()
+
+
+class Address(SQLModel, table=True):
+    """One civic address point of the gazetteer."""
+
+    __tablename__ = "address"
+    __table_args__ = (Index("ix_address_street_number", "street_key", "number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: int
+    suffix: str = ""
+    street: str
+    street_key: str
+    lon: float
+    lat: float
+
+
+class Alert(SQLModel, table=True):
+    """A notice to a set of neighbourhoods, in French and English."""
+
+    __tablename__ = "alert"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=8)
+    state: str = Field(default="queued", index=True, max_length=12)
+    urgent: bool = False
+    exercise: bool = False
+    body_fr: str
+    body_en: str
+    target: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    recipients: int = 0
+    segments_fr: int = 0
+    segments_en: int = 0
+    correction_of: int | None = _fk("alert.id", "SET NULL", nullable=True)
+    scheduled_for: datetime | None = _when(nullable=True)
+    created_at: datetime = _when()
+    finished_at: datetime | None = _when(nullable=True)
+    cancelled_at: datetime | None = _when(nullable=True)
+
+
+class Delivery(SQLModel, table=True):
+    """One message of an alert to one subscriber: the outbox row."""
+
+    __tablename__ = "delivery"
+    __table_args__ = (
+        UniqueConstraint("alert_id", "subscriber_id", name="uq_delivery_recipient"),
+        Index("ix_delivery_claim", "state", "priority", "next_attempt_at"),
+    )
+
+    id: int | None = Field(
+        default=None, sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    )
+    alert_id: int = _fk("alert.id", "CASCADE")
+    subscriber_id: int | None = _fk("subscriber.id", "SET NULL", nullable=True)
+    zone_id: int | None = _fk("zone.id", "SET NULL", nullable=True, index=False)
+    lang: str = Field(default="fr", max_length=2)
+    state: str = Field(default="queued", max_length=12)
+    priority: int = 0
+    attempts: int = 0
+    next_attempt_at: datetime | None = _when(nullable=True)
+    lease_until: datetime | None = _when(nullable=True)
+    provider_id: str | None = Field(default=None, index=True, max_length=64)
+    error_code: str | None = Field(default=None, max_length=16)
+    error_message: str | None = None
+    created_at: datetime = _when()
+    sent_at: datetime | None = _when(nullable=True)
+    finished_at: datetime | None = _when(nullable=True)
+
+
+class InboundMessage(SQLModel, table=True):
+    """A text received from a resident, with what the service did and replied."""
+
+    __tablename__ = "inbound_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_sid: str = Field(unique=True, max_length=64)
+    from_phone: str = Field(index=True, max_length=16)
+    body: str = ""
+    action: str = Field(default="", max_length=32)
+    reply: str = ""
+    opt_out_type: str | None = Field(default=None, max_length=16)
+    received_at: datetime = _when(index=True)
+
+
+class StatusEvent(SQLModel, table=True):
+    """A delivery status callback from the SMS provider, kept until applied."""
+
+    __tablename__ = "status_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_sid: str = Field(index=True, max_length=64)
+    status: str = Field(max_length=16)
+    error_code: str | None = Field(default=None, max_length=16)
+    applied: bool = Field(default=False, index=True)
+    received_at: datetime = _when()

@@ -1,0 +1,43 @@
+"""Phone numbers: parsed with phonenumbers, stored as E.164, masked in logs."""
+
+from __future__ import annotations
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberType
+
+from alerts.errors import InvalidPhone
+
+# Numbers of these kinds cannot take a resident's text messages.
+_NOT_FOR_SMS = {
+    PhoneNumberType.TOLL_FREE,
+    PhoneNumberType.PREMIUM_RATE,
+    PhoneNumberType.SHARED_COST,
+    PhoneNumberType.UAN,
+    PhoneNumberType.PAGER,
+    PhoneNumberType.VOICEMAIL,
+}
+
+
+def parse_phone(text: str, region: str = "CA") -> str:
+    """The E.164 form of a phone number written any usual way, or InvalidPhone."""
+    shown = " ".join(str(text).split())[:40]
+    try:
+        number = phonenumbers.parse(str(text), region)
+    except NumberParseException:
+        raise InvalidPhone(f"{shown!r} is not a phone number") from None
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidPhone(f"{shown!r} is not a valid phone number")
+    home_code = phonenumbers.country_code_for_region(region)
+    if number.country_code != home_code:
+        raise InvalidPhone(f"{shown!r} is not a +{home_code} number this service can text")
+    if phonenumbers.number_type(number) in _NOT_FOR_SMS:
+        raise InvalidPhone(f"{shown!r} cannot receive text messages (toll-free or special number)")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def mask_phone(e164: str) -> str:
+    """The number with all but its last four digits hidden, for logs and listings."""
+    digits = e164.lstrip("+")
+    if len(digits) <= 4:
+        return "*" * len(digits)
+    return "+" + "*" * (len(digits) - 4) + digits[-4:]
