@@ -279,9 +279,31 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 def _validate(data: dict[str, Any], origins: dict[str, str], source: str) -> Settings:
     try:
-        return Settings.model_validate({**data, "source": source})
+        settings = Settings.model_validate({**data, "source": source})
     except ValidationError as exc:
         raise ConfigError(_describe_first_error(exc, origins, source)) from None
+    _check_gateway(settings)
+    return settings
+
+
+def _check_gateway(settings: Settings) -> None:
+    """The Twilio gateway needs credentials and exactly one sender."""
+    if settings.gateway.kind != "twilio":
+        return
+    twilio = settings.twilio
+    if not twilio.account_sid:
+        raise ConfigError(
+            "config: twilio.account_sid is required by the twilio gateway (set TWILIO_ACCOUNT_SID)"
+        )
+    if not twilio.auth_token.get_secret_value():
+        raise ConfigError(
+            "config: twilio.auth_token is required by the twilio gateway (set TWILIO_AUTH_TOKEN)"
+        )
+    if bool(twilio.from_number) == bool(twilio.messaging_service_sid):
+        raise ConfigError(
+            "config: give exactly one of twilio.from_number and twilio.messaging_service_sid "
+            "(ALERTS_TWILIO_FROM or ALERTS_TWILIO_MESSAGING_SERVICE_SID)"
+        )
 
 
 def _describe_first_error(exc: ValidationError, origins: dict[str, str], source: str) -> str:

@@ -36,8 +36,12 @@ def parse_phone(text: str, region: str = "CA") -> str:
 
 
 def mask_phone(e164: str) -> str:
-    """The number with all but its last four digits hidden, for logs and listings."""
-    digits = e164.lstrip("+")
+    """Hide all but the last four digits of a phone number for logs (+1******0123)."""
+    digits = [ch for ch in e164 if ch in "0123456789"]
+    plus = "+" if e164.strip().startswith("+") else ""
     if len(digits) <= 4:
-        return "*" * len(digits)
-    return "+" + "*" * (len(digits) - 4) + digits[-4:]
+        return plus + "*" * len(digits)
+    # The North American country code 1 identifies no one and tells a reader the number's region.
+    head = 1 if plus and len(digits) == 11 and digits[0] == "1" else 0
+    hidden = len(digits) - 4 - head
+    return plus + "".join(digits[:head]) + "*" * hidden + "".join(digits[-4:])
