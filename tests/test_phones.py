@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from alerts.errors import InvalidPhone
+from alerts.messages import is_gsm7
 from alerts.phones import mask_phone, parse_phone
 
 
@@ -59,3 +60,4 @@ def test_masking_keeps_the_last_four_digits() -> None:
 )
 def test_mask_phone(phone: str, masked: str) -> None:
     assert mask_phone(phone) == masked
+    assert is_gsm7(mask_phone(phone))
