@@ -1,4 +1,7 @@
-"""Settings: a TOML file, then environment overrides, validated once; nothing else reads os.environ."""
+"""Settings: a TOML file, then environment overrides, validated once.
+
+Nothing else in the service reads os.environ.
+"""
 
 from __future__ import annotations
 
@@ -230,7 +233,7 @@ def load_settings(
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
 ) -> Settings:
-    """Read the config file (explicit, ALERTS_CONFIG, ./alerts.toml, or none), then the environment."""
+    """Read the config file (explicit, $ALERTS_CONFIG or ./alerts.toml), then the environment."""
     env = os.environ if env is None else env
     path = _choose_config_file(config_path, env, cwd or Path.cwd())
     data: dict[str, Any] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -70,13 +71,28 @@ def _sqlite_engine(settings: DatabaseSettings, database: str) -> Engine:
     return engine
 
 
+_writer_locks: dict[int, threading.RLock] = {}
+_writer_locks_guard = threading.Lock()
+
+
+def _writer_lock(engine: Engine) -> threading.RLock:
+    # SQLite has one writer at a time. Queueing this process's writers on a mutex keeps them
+    # out of SQLite's busy handler, whose growing sleeps would wreck latency under load.
+    with _writer_locks_guard:
+        return _writer_locks.setdefault(id(engine), threading.RLock())
+
+
 @contextlib.contextmanager
 def session_scope(engine: Engine, *, read_only: bool = False) -> Iterator[Session]:
     """A session committed on success and rolled back on error."""
     bind: Engine | Connection = engine
     with contextlib.ExitStack() as stack:
-        if read_only and engine.dialect.name == "sqlite":
-            bind = stack.enter_context(engine.connect().execution_options(sqlite_begin="DEFERRED"))
+        if engine.dialect.name == "sqlite":
+            if read_only:
+                connection = engine.connect().execution_options(sqlite_begin="DEFERRED")
+                bind = stack.enter_context(connection)
+            else:
+                stack.enter_context(_writer_lock(engine))
         session = stack.enter_context(Session(bind, expire_on_commit=False))
         try:
             yield session
@@ -122,7 +138,9 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
             connection.commit()
         finally:
             if connection.dialect.name == "postgresql":
-                connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _MIGRATION_LOCK_KEY})
+                connection.execute(
+                    text("SELECT pg_advisory_unlock(:k)"), {"k": _MIGRATION_LOCK_KEY}
+                )
                 connection.commit()
     return before, head_revision()
 

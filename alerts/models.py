@@ -55,7 +55,9 @@ def _when(nullable: bool = False, index: bool = False) -> Any:
 def _fk(target: str, ondelete: str, nullable: bool = False, index: bool = True) -> Any:
     return Field(
         default=None,
-        sa_column=Column(Integer, ForeignKey(target, ondelete=ondelete), nullable=nullable, index=index),
+        sa_column=Column(
+            Integer, ForeignKey(target, ondelete=ondelete), nullable=nullable, index=index
+        ),
     )
 
 
@@ -66,6 +68,15 @@ OPTED_OUT = "opted_out"
 
 TOPICS = ("snow", "radar")
 LANGS = ("fr", "en")
+
+
+class Meta(SQLModel, table=True):
+    """Small named values shared by every process, such as dataset versions."""
+
+    __tablename__ = "meta"
+
+    key: str = Field(primary_key=True, max_length=64)
+    value: str = ""
 
 
 class ZoneLayerInfo(SQLModel, table=True):
@@ -197,7 +208,8 @@ class Delivery(SQLModel, table=True):
     )
 
     id: int | None = Field(
-        default=None, sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+        default=None,
+        sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
     )
     alert_id: int = _fk("alert.id", "CASCADE")
     subscriber_id: int | None = _fk("subscriber.id", "SET NULL", nullable=True)

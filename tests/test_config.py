@@ -51,13 +51,13 @@ def test_documented_environment_names_override_the_file(tmp_path: Path) -> None:
 
 
 def test_config_file_search_order(tmp_path: Path) -> None:
-    (tmp_path / "alerts.toml").write_text('[zones]\nsnap_meters = 10\n')
+    (tmp_path / "alerts.toml").write_text("[zones]\nsnap_meters = 10\n")
     other = tmp_path / "other.toml"
-    other.write_text('[zones]\nsnap_meters = 20\n')
+    other.write_text("[zones]\nsnap_meters = 20\n")
     assert load_settings(env={}, cwd=tmp_path).zones.snap_meters == 10
     assert load_settings(env={"ALERTS_CONFIG": str(other)}, cwd=tmp_path).zones.snap_meters == 20
     explicit = tmp_path / "explicit.toml"
-    explicit.write_text('[zones]\nsnap_meters = 30\n')
+    explicit.write_text("[zones]\nsnap_meters = 30\n")
     found = load_settings(explicit, env={"ALERTS_CONFIG": str(other)}, cwd=tmp_path)
     assert found.zones.snap_meters == 30
 
@@ -91,17 +91,17 @@ def test_bad_environment_values_name_the_key(
 def test_malformed_toml_is_one_clear_line(tmp_path: Path) -> None:
     bad = tmp_path / "alerts.toml"
     bad.write_text("[database\nurl = 'x'\n")
-    with pytest.raises(ConfigError, match="alerts.toml is not valid TOML"):
+    with pytest.raises(ConfigError, match=r"alerts\.toml is not valid TOML"):
         load_settings(env={}, cwd=tmp_path)
 
 
 def test_unknown_keys_and_wrong_types_are_refused(tmp_path: Path) -> None:
     config = tmp_path / "c.toml"
     config.write_text("[zones]\nsnap_metres = 10\n")
-    with pytest.raises(ConfigError, match="unknown key zones.snap_metres"):
+    with pytest.raises(ConfigError, match=r"unknown key zones\.snap_metres"):
         load_settings(config, env={})
     config.write_text('[send]\nmax_segments = "many"\n')
-    with pytest.raises(ConfigError, match="send.max_segments"):
+    with pytest.raises(ConfigError, match=r"send\.max_segments"):
         load_settings(config, env={})
 
 
@@ -145,5 +145,5 @@ def test_example_config_is_valid_and_documents_every_key() -> None:
 
 
 def test_overrides_keep_validation() -> None:
-    with pytest.raises(ConfigError, match="gateway.kind"):
+    with pytest.raises(ConfigError, match=r"gateway\.kind"):
         Settings().with_overrides(**{"gateway.kind": "pigeon"})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import create_engine
-
 from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString
 

@@ -71,6 +71,11 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_inbound_message_from_phone'), ['from_phone'], unique=False)
         batch_op.create_index(batch_op.f('ix_inbound_message_received_at'), ['received_at'], unique=False)
 
+    op.create_table('meta',
+    sa.Column('key', sa.String(length=64), nullable=False),
+    sa.Column('value', sa.String(), nullable=False),
+    sa.PrimaryKeyConstraint('key')
+    )
     op.create_table('status_event',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('message_sid', sa.String(length=64), nullable=False),
@@ -213,6 +218,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_status_event_applied'))
 
     op.drop_table('status_event')
+    op.drop_table('meta')
     with op.batch_alter_table('inbound_message', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_inbound_message_received_at'))
         batch_op.drop_index(batch_op.f('ix_inbound_message_from_phone'))

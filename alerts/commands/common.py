@@ -1,0 +1,62 @@
+"""What every CLI command shares: the lazily built services and the two output styles."""
+
+from __future__ import annotations
+
+import json
+import sys
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from alerts.config import Settings, load_settings
+from alerts.wiring import Services, build
+
+JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document on stdout.")
+
+
+class CliState:
+    """Per-invocation state: the config path, then settings and services built on first use."""
+
+    def __init__(self, config_path: Path | None) -> None:
+        self.config_path = config_path
+        self._services: Services | None = None
+
+    @cached_property
+    def settings(self) -> Settings:
+        """The validated settings (ConfigError on a bad value)."""
+        return load_settings(self.config_path)
+
+    def services(self) -> Services:
+        """The wired services; migrates an empty database on first use."""
+        if self._services is None:
+            self._services = build(self.settings)
+        return self._services
+
+    def close(self) -> None:
+        """Release connections at the end of the command."""
+        if self._services is not None:
+            self._services.close()
+
+
+def state(ctx: typer.Context) -> CliState:
+    """The CliState of this invocation."""
+    root = ctx.find_root()
+    assert isinstance(root.obj, CliState)
+    return root.obj
+
+
+def services(ctx: typer.Context) -> Services:
+    """The wired services of this invocation."""
+    return state(ctx).services()
+
+
+console = Console(highlight=False, soft_wrap=True)
+
+
+def print_json(document: Any) -> None:
+    """Exactly one JSON document on stdout."""
+    sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2, default=str) + "\n")
+    sys.stdout.flush()

@@ -1,0 +1,1 @@
+"""The demo: the fictional town of Val-Givré, its neighbourhoods, addresses and a guided run."""

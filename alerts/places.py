@@ -1,0 +1,87 @@
+"""Turning what a person gives (a zone name, an address, coordinates) into a stored zone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from alerts.errors import InvalidInput, UsageError
+from alerts.wiring import Services
+from zones.geocode import parse_coordinates, resolve_place
+
+
+@dataclass(frozen=True)
+class ResolvedPlace:
+    """A zone found for a place, with the point and text to remember (personal data)."""
+
+    zone_id: int
+    zone_name: str
+    lon: float | None = None
+    lat: float | None = None
+    place_text: str | None = None
+    distance_m: float = 0.0
+
+
+class OutsideZones(InvalidInput):
+    """A point that lies outside every zone of the layer."""
+
+
+def zone_by_name(services: Services, name: str) -> ResolvedPlace:
+    """The zone a name designates (accents, case, St/Ste and prefixes tolerated)."""
+    stored = services.zones.stored()
+    zone = stored.layer.find(name)
+    return ResolvedPlace(stored.zone_id(zone.index), zone.name)
+
+
+def zone_at(
+    services: Services, lat: float, lon: float, place_text: str | None = None
+) -> ResolvedPlace:
+    """The zone containing a point (snapped to a zone within the configured distance)."""
+    stored = services.zones.stored()
+    zone, distance = stored.layer.locate(lon=lon, lat=lat)
+    if zone is None:
+        raise OutsideZones(f"{lat:.6f},{lon:.6f} lies outside every zone of the layer")
+    return ResolvedPlace(stored.zone_id(zone.index), zone.name, lon, lat, place_text, distance)
+
+
+def zone_for_coordinates(services: Services, text: str) -> ResolvedPlace:
+    """The zone of "LAT,LON" text or a map link."""
+    point = parse_coordinates(text)
+    if point is None:
+        raise InvalidInput(f"{text!r} is not LAT,LON coordinates (example: 46.8123,-71.2145)")
+    return zone_at(services, point[0], point[1])
+
+
+def zone_for_address(services: Services, text: str) -> ResolvedPlace:
+    """The zone of a street address, an unambiguous one only (operators want no guesses)."""
+    stored = services.zones.stored()
+    match = resolve_place(text, stored.layer, services.zones.gazetteer())
+    if match.zone is None or len(match.candidates) > 1:
+        shown = "; ".join(str(c) for c in match.candidates[:3])
+        raise InvalidInput(f"address {text!r} is ambiguous: {shown}")
+    return ResolvedPlace(
+        stored.zone_id(match.zone.index),
+        match.zone.name,
+        match.lon,
+        match.lat,
+        text.strip(),
+        match.distance_m or 0.0,
+    )
+
+
+def resolve_one(
+    services: Services,
+    *,
+    zone: str | None = None,
+    address: str | None = None,
+    at: str | None = None,
+) -> ResolvedPlace:
+    """Exactly one of a zone name, an address or coordinates, resolved to a zone."""
+    given = [value for value in (zone, address, at) if value]
+    if len(given) != 1:
+        raise UsageError("give exactly one of --zone, --address or --at")
+    if zone:
+        return zone_by_name(services, zone)
+    if address:
+        return zone_for_address(services, address)
+    assert at is not None
+    return zone_for_coordinates(services, at)

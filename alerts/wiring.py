@@ -1,0 +1,101 @@
+"""build(settings): the one place that wires the database, zone layer, gazetteer and gateway."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from alerts import db
+from alerts.config import Settings
+from alerts.gateway import Gateway
+from alerts.models import utcnow
+from alerts.zone_catalog import ZoneCatalog
+
+
+@dataclass
+class Services:
+    """What use-case functions are handed: settings, storage, places and the SMS gateway."""
+
+    settings: Settings
+    engine: Engine
+    zones: ZoneCatalog
+    clock: Callable[[], datetime] = utcnow
+    gateway_factory: Callable[[Settings], Gateway] | None = None
+    _gateway: Gateway | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @contextlib.contextmanager
+    def session(self, *, read_only: bool = False) -> Iterator[Session]:
+        """A database session committed on success, rolled back on error."""
+        with db.session_scope(self.engine, read_only=read_only) as session:
+            yield session
+
+    @property
+    def gateway(self) -> Gateway:
+        """The SMS gateway, built on first use (a demo or a listing never needs Twilio)."""
+        with self._lock:
+            if self._gateway is None:
+                factory = self.gateway_factory or gateway_from_settings
+                self._gateway = factory(self.settings)
+            return self._gateway
+
+    def close(self) -> None:
+        """Release the gateway's connections and the database pool."""
+        if self._gateway is not None:
+            self._gateway.close()
+        self.engine.dispose()
+
+
+def build(
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    gateway: Gateway | None = None,
+    migrate: bool = True,
+) -> Services:
+    """Wire the adapters for these settings; an empty database is migrated on first use."""
+    engine = db.make_engine(settings.database)
+    if migrate:
+        db.ensure_schema(engine)
+    services = Services(
+        settings=settings,
+        engine=engine,
+        zones=ZoneCatalog(engine, settings.zones),
+        clock=clock or utcnow,
+    )
+    services._gateway = gateway
+    return services
+
+
+def gateway_from_settings(settings: Settings) -> Gateway:
+    """The configured gateway: console, a JSON-lines file, or Twilio."""
+    from alerts.gateway import ConsoleGateway, FileGateway
+
+    kind = settings.gateway.kind
+    if kind == "console":
+        return ConsoleGateway()
+    if kind == "file":
+        return FileGateway(settings.gateway.file_path)
+    from alerts.twilio_gateway import TwilioGateway  # only this branch needs the SDK
+
+    twilio = settings.twilio
+    status_callback = (
+        f"{settings.service.public_url}/sms/status" if settings.service.public_url else None
+    )
+    return TwilioGateway(
+        twilio.account_sid,
+        twilio.auth_token.get_secret_value(),
+        from_number=twilio.from_number or None,
+        messaging_service_sid=twilio.messaging_service_sid or None,
+        status_callback=status_callback,
+        validity_period=twilio.validity_period,
+        api_base_url=twilio.api_base_url or None,
+        timeout=twilio.timeout_seconds,
+        pool_size=max(settings.dispatch.concurrency, 4),
+    )

@@ -1,0 +1,90 @@
+"""`alerts`: the operators' command line (a thin Typer shell over the service's use-cases)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+import typer
+
+from alerts.commands import db as db_commands
+from alerts.commands import demo as demo_commands
+from alerts.commands import subscribers as subscriber_commands
+from alerts.commands import zones as zone_commands
+from alerts.commands.common import CliState
+from alerts.errors import AlertsError
+from zones.errors import ZoneError
+
+# Recent Typer releases carry their own copy of Click; catch the exceptions of both.
+_CLICKS = [click.exceptions]
+try:
+    from typer._click import exceptions as _typer_click_exceptions
+
+    _CLICKS.append(_typer_click_exceptions)
+except ImportError:  # a Typer that uses Click itself
+    pass
+_USAGE_ERRORS = tuple(module.UsageError for module in _CLICKS)
+_CLICK_ERRORS = tuple(module.ClickException for module in _CLICKS)
+_ABORTS = (click.exceptions.Abort, typer.Abort)
+
+app = typer.Typer(
+    name="alerts",
+    help="Neighbourhood SMS alerts: snow removal and photo radar, by text message.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(db_commands.app, name="db")
+app.add_typer(subscriber_commands.app, name="subscribers")
+app.add_typer(zone_commands.app, name="zones")
+app.add_typer(zone_commands.addresses_app, name="addresses")
+app.command("demo")(demo_commands.demo)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    config: Path = typer.Option(
+        None, "--config", help="TOML config file (else $ALERTS_CONFIG, else ./alerts.toml)."
+    ),
+) -> None:
+    """Neighbourhood SMS alerts: snow removal and photo radar, by text message."""
+    ctx.obj = CliState(config)
+    ctx.call_on_close(ctx.obj.close)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; every error becomes one line on stderr and an exit code."""
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=argv, prog_name="alerts", standalone_mode=False)
+    except _USAGE_ERRORS as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError" and exc.ctx is not None:
+            sys.stdout.write(exc.ctx.get_help() + "\n")  # a bare group: its help, not an error
+            return 0
+        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
+        return _fail(f"error: {exc.format_message()}{hint}", 2)
+    except _CLICK_ERRORS as exc:
+        return _fail(f"error: {exc.format_message()}", exc.exit_code or 1)
+    except (AlertsError, ZoneError) as exc:
+        return _fail(f"error: {exc}", getattr(exc, "exit_code", 1))
+    except _ABORTS:
+        return _fail("aborted", 1)
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # a bug: still one line, never a traceback for an operator
+        return _fail(f"internal error: {type(exc).__name__}: {exc}".splitlines()[0], 70)
+    return result if isinstance(result, int) else 0
+
+
+def _fail(message: str, code: int) -> int:
+    sys.stderr.write(" ".join(message.split()) + "\n")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

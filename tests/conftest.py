@@ -1,0 +1,133 @@
+"""Shared fixtures: databases on SQLite and PostgreSQL, settings and wired services."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from alerts.config import Settings
+
+if TYPE_CHECKING:
+    from alerts.wiring import Services
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+PG_SERVER = os.environ.get("ALERTS_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432")
+REQUIRE_POSTGRES = os.environ.get("ALERTS_REQUIRE_POSTGRES") == "1"
+
+
+def _postgres_reason() -> str | None:
+    """Why PostgreSQL cannot be used, or None when it answers."""
+    try:
+        import psycopg
+
+        with psycopg.connect(_libpq(f"{PG_SERVER}/test"), connect_timeout=3):
+            return None
+    except Exception as exc:
+        return f"no PostgreSQL server at {PG_SERVER} ({type(exc).__name__})"
+
+
+def _libpq(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+class PostgresDatabases:
+    """Creates throw-away databases on the local server, each from a migrated template."""
+
+    def __init__(self) -> None:
+        import psycopg
+
+        self._psycopg = psycopg
+        self._template = f"alerts_tmpl_{uuid.uuid4().hex[:10]}"
+        self._made: list[str] = []
+        self._admin(f'CREATE DATABASE "{self._template}"')
+        from alerts.wiring import build
+
+        services = build(Settings().with_overrides(**{"database.url": self.url(self._template)}))
+        services.close()
+
+    def url(self, name: str) -> str:
+        """The SQLAlchemy URL of a database on the test server."""
+        return f"{PG_SERVER}/{name}"
+
+    def create(self) -> str:
+        """A new database already at the newest schema; returns its URL."""
+        name = f"alerts_t_{uuid.uuid4().hex[:12]}"
+        self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{self._template}"')
+        self._made.append(name)
+        return self.url(name)
+
+    def create_empty(self) -> str:
+        """A new, empty database; returns its URL."""
+        name = f"alerts_e_{uuid.uuid4().hex[:12]}"
+        self._admin(f'CREATE DATABASE "{name}"')
+        self._made.append(name)
+        return self.url(name)
+
+    def drop_all(self) -> None:
+        """Drop every database made by this run."""
+        for name in [*self._made, self._template]:
+            self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def _admin(self, sql: str) -> None:
+        with self._psycopg.connect(_libpq(f"{PG_SERVER}/test"), autocommit=True) as conn:
+            conn.execute(sql)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresDatabases]:
+    """The PostgreSQL test server; skipped when absent unless ALERTS_REQUIRE_POSTGRES=1."""
+    reason = _postgres_reason()
+    if reason is not None:
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"ALERTS_REQUIRE_POSTGRES=1 but {reason}")
+        pytest.skip(reason)
+    databases = PostgresDatabases()
+    yield databases
+    databases.drop_all()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, migrated database: a SQLite file, then a PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'alerts.db'}"
+    return request.getfixturevalue("postgres").create()
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    """Settings on the fresh database with a file gateway in the test's folder."""
+    return Settings().with_overrides(
+        **{
+            "database.url": database_url,
+            "gateway.kind": "file",
+            "gateway.file_path": str(tmp_path / "outbox.jsonl"),
+        }
+    )
+
+
+@pytest.fixture
+def services(settings: Settings) -> Iterator[Services]:
+    """Wired services on an empty database."""
+    from alerts.wiring import build
+
+    wired = build(settings)
+    yield wired
+    wired.close()
+
+
+@pytest.fixture
+def town(services: Services) -> Services:
+    """Services with the demo town's layer and addresses imported."""
+    from alerts.demo.run import DEMO_ADDRESSES, DEMO_LAYER
+    from alerts.layers import import_addresses, import_zones
+
+    import_zones(services, str(DEMO_LAYER))
+    import_addresses(services, DEMO_ADDRESSES)
+    return services

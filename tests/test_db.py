@@ -1,0 +1,166 @@
+"""Storage: migrations, engine tuning and constraints, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import SQLModel, select
+
+from alerts import db
+from alerts.config import DatabaseSettings
+from alerts.errors import DatabaseError
+from alerts.models import Alert, Delivery, Subscriber
+from alerts.wiring import Services
+
+EXPECTED_TABLES = {
+    "address",
+    "alert",
+    "delivery",
+    "inbound_message",
+    "meta",
+    "status_event",
+    "subscriber",
+    "subscription",
+    "suppression",
+    "zone",
+    "zone_layer",
+}
+
+
+def test_first_use_migrates_to_head(services: Services) -> None:
+    assert db.current_revision(services.engine) == db.head_revision()
+    assert set(inspect(services.engine).get_table_names()) >= EXPECTED_TABLES
+
+
+def test_migrations_match_the_models(services: Services) -> None:
+    with services.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        differences = compare_metadata(context, SQLModel.metadata)
+    assert differences == []
+
+
+def test_upgrade_is_idempotent(services: Services) -> None:
+    before, after = db.upgrade(services.engine)
+    assert before == after == db.head_revision()
+
+
+def test_datetimes_come_back_aware_in_utc(services: Services) -> None:
+    eastern = timezone(timedelta(hours=-5))
+    stamp = datetime(2026, 12, 3, 19, 0, tzinfo=eastern)
+    with services.session() as session:
+        session.add(Subscriber(phone="+14185550123", created_at=stamp, updated_at=stamp))
+    with services.session(read_only=True) as session:
+        stored = session.exec(select(Subscriber)).one()
+    assert stored.created_at == stamp
+    assert stored.created_at.tzinfo is not None
+    assert stored.created_at.utcoffset() == timedelta(0)
+
+
+def test_naive_datetimes_are_refused(services: Services) -> None:
+    with pytest.raises(Exception, match="naive datetime"), services.session() as session:
+        session.add(Subscriber(phone="+14185550123", created_at=datetime(2026, 1, 1)))
+        session.flush()
+
+
+def test_one_delivery_per_alert_and_subscriber(services: Services) -> None:
+    with services.session() as session:
+        subscriber = Subscriber(phone="+14185550123")
+        alert = Alert(kind="snow", body_fr="x", body_en="x")
+        session.add_all([subscriber, alert])
+        session.flush()
+        session.add(Delivery(alert_id=alert.id, subscriber_id=subscriber.id))
+    with pytest.raises(IntegrityError), services.session() as session:
+        session.add(Delivery(alert_id=alert.id, subscriber_id=subscriber.id))
+
+
+def test_one_subscriber_per_phone(services: Services) -> None:
+    with services.session() as session:
+        session.add(Subscriber(phone="+14185550123"))
+    with pytest.raises(IntegrityError), services.session() as session:
+        session.add(Subscriber(phone="+14185550123"))
+
+
+def test_a_failed_transaction_changes_nothing(services: Services) -> None:
+    with pytest.raises(RuntimeError), services.session() as session:
+        session.add(Subscriber(phone="+14185550123"))
+        session.flush()
+        raise RuntimeError("boom")
+    with services.session(read_only=True) as session:
+        assert session.exec(select(Subscriber)).all() == []
+
+
+def test_sqlite_is_tuned_for_concurrency(tmp_path: Path) -> None:
+    engine = db.make_engine(
+        DatabaseSettings(url=f"sqlite:///{tmp_path / 'a.db'}", busy_timeout_ms=1234)
+    )
+    with engine.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert connection.execute(text("PRAGMA busy_timeout")).scalar() == 1234
+        assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    engine.dispose()
+
+
+def test_sqlite_in_a_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(DatabaseError, match="folder does not exist"):
+        db.make_engine(DatabaseSettings(url=f"sqlite:///{tmp_path / 'nope' / 'a.db'}"))
+
+
+def test_foreign_tables_are_not_adopted(tmp_path: Path) -> None:
+    engine = db.make_engine(DatabaseSettings(url=f"sqlite:///{tmp_path / 'a.db'}"))
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE payroll (id INTEGER)"))
+    with pytest.raises(DatabaseError, match="did not create"):
+        db.ensure_schema(engine)
+    assert set(inspect(engine).get_table_names()) == {"payroll"}
+    engine.dispose()
+
+
+def test_a_newer_schema_is_refused(services: Services) -> None:
+    with services.engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = 'ffff'"))
+    with pytest.raises(DatabaseError, match="newer than this version"):
+        db.ensure_schema(services.engine)
+
+
+def test_unreachable_postgres_is_one_line() -> None:
+    engine = db.make_engine(DatabaseSettings(url="postgresql+psycopg://nobody@127.0.0.1:1/none"))
+    with pytest.raises(DatabaseError) as caught:
+        db.ensure_schema(engine)
+    assert "cannot use" in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_concurrent_first_use_on_postgres_migrates_once(postgres) -> None:  # type: ignore[no-untyped-def]
+    url = postgres.create_empty()
+    errors: list[BaseException] = []
+
+    def first_use() -> None:
+        engine = db.make_engine(DatabaseSettings(url=url))
+        try:
+            db.upgrade(engine)
+        except BaseException as exc:  # collected for the assertion below
+            errors.append(exc)
+        finally:
+            engine.dispose()
+
+    threads = [threading.Thread(target=first_use) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    engine = db.make_engine(DatabaseSettings(url=url))
+    assert db.current_revision(engine) == db.head_revision()
+    engine.dispose()
+
+
+def test_utc_now_is_aware() -> None:
+    from alerts.models import utcnow
+
+    assert utcnow().tzinfo is UTC

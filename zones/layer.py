@@ -1,0 +1,258 @@
+"""ZoneLayer: the neighbourhoods of a city, loaded once, then located and targeted quickly."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import shapely
+from shapely.geometry import Point, Polygon
+from shapely.geometry.base import BaseGeometry
+
+from zones.errors import AmbiguousZone, LayerError, UnknownZone
+from zones.grid import FAR, CellGrid
+from zones.layer_file import LoadReport, fetch_json, parse_json, read_layer
+from zones.names import ZoneNames, slugify
+from zones.projection import LocalProjection, area_km2, degrees_spanning
+
+_NOWHERE: tuple[None, float] = (None, math.inf)
+
+
+@dataclass(frozen=True)
+class Zone:
+    """One neighbourhood: its position in the layer, its name, a unique slug, its lon/lat area."""
+
+    index: int
+    name: str
+    slug: str
+    geometry: BaseGeometry = field(compare=False, repr=False)
+
+    @cached_property
+    def area_km2(self) -> float:
+        """Area in km², computed in an equal-area projection centred on the zone."""
+        return area_km2(self.geometry)
+
+
+class ZoneLayer:
+    """A set of named zones in lon/lat (EPSG:4326) with fast point lookup and targeting.
+
+    Duplicate names are kept as distinct zones (two features may be two places); their slugs
+    get -2, -3... suffixes, a warning is added to the report, and a name lookup that hits
+    both is reported as ambiguous rather than guessed.
+    """
+
+    def __init__(
+        self,
+        zones_named: list[tuple[str, BaseGeometry]],
+        snap_meters: float = 50.0,
+        *,
+        report: LoadReport | None = None,
+        source: str = "<memory>",
+        aliases: dict[str, str] | None = None,
+    ) -> None:
+        if not zones_named:
+            raise LayerError(f"{source}: a zone layer needs at least one zone")
+        for name, geom in zones_named:
+            if geom.geom_type not in ("Polygon", "MultiPolygon") or geom.is_empty:
+                raise LayerError(f"{source}: zone '{name}' is not a polygon")
+        self.source = source
+        self.snap_meters = float(snap_meters)
+        self.zones = tuple(self._zones_with_slugs(zones_named))
+        warnings = self._duplicate_warnings()
+        report = report or LoadReport(len(self.zones), 0, 0, "EPSG:4326", [])
+        self.report = replace(report, warnings=[*report.warnings, *warnings])
+        self.names = ZoneNames([z.name for z in self.zones], aliases)
+        geoms = [z.geometry for z in self.zones]
+        self.bounds: tuple[float, float, float, float] = tuple(shapely.total_bounds(geoms))
+        self._geoms = np.array(geoms, dtype=object)
+        self._tree = shapely.STRtree(self._geoms)
+        self._metric = LocalProjection.around(shapely.box(*self.bounds))
+        self._inside = [(zone, 0.0) for zone in self.zones]
+
+    @classmethod
+    def from_geometries(
+        cls,
+        zones_named: list[tuple[str, BaseGeometry]],
+        snap_meters: float = 50.0,
+        aliases: dict[str, str] | None = None,
+    ) -> ZoneLayer:
+        """Rebuild a layer already stored as valid lon/lat geometries, without reading a file."""
+        return cls(zones_named, snap_meters, aliases=aliases)
+
+    @classmethod
+    def from_file(
+        cls,
+        path_or_url: str | Path,
+        name_field: str | None = None,
+        crs: str | None = None,
+        snap_meters: float = 50.0,
+        aliases: dict[str, str] | None = None,
+    ) -> ZoneLayer:
+        """Load a GeoJSON layer from a local file or an http(s) URL."""
+        obj, source = fetch_json(path_or_url)
+        return cls.from_geojson(obj, name_field, crs, source, snap_meters, aliases)
+
+    @classmethod
+    def from_geojson(
+        cls,
+        obj_or_bytes: Any,
+        name_field: str | None = None,
+        crs: str | None = None,
+        source: str = "<memory>",
+        snap_meters: float = 50.0,
+        aliases: dict[str, str] | None = None,
+    ) -> ZoneLayer:
+        """Load a layer from a parsed GeoJSON object, or from its bytes or text."""
+        obj = (
+            parse_json(obj_or_bytes, source)
+            if isinstance(obj_or_bytes, str | bytes)
+            else obj_or_bytes
+        )
+        pairs, report = read_layer(obj, name_field, crs, source)
+        return cls(pairs, snap_meters, report=report, source=source, aliases=aliases)
+
+    def __len__(self) -> int:
+        return len(self.zones)
+
+    def __iter__(self) -> Iterator[Zone]:
+        return iter(self.zones)
+
+    def __getitem__(self, index: int) -> Zone:
+        return self.zones[index]
+
+    def __repr__(self) -> str:
+        return f"ZoneLayer({self.source!r}, {len(self.zones)} zones)"
+
+    def by_slug(self, slug: str) -> Zone:
+        """The zone with this slug, or UnknownZone."""
+        for zone in self.zones:
+            if zone.slug == slug:
+                return zone
+        raise UnknownZone(slug, self.names.suggest(slug))
+
+    def by_name(self, exact_name: str) -> Zone:
+        """The zone with exactly this name, UnknownZone, or AmbiguousZone for duplicate names."""
+        hits = [zone for zone in self.zones if zone.name == exact_name]
+        if len(hits) > 1:
+            raise AmbiguousZone(exact_name, [f"{z.name} ({z.slug})" for z in hits])
+        if not hits:
+            raise UnknownZone(exact_name, self.names.suggest(exact_name))
+        return hits[0]
+
+    def find(self, text: str) -> Zone:
+        """The zone a person means by `text` (accents, case, St/Ste, prefixes forgiven)."""
+        hits = self.names.match(text)
+        if len(hits) == 1:
+            return self.zones[hits[0]]
+        if hits:
+            names = [self.zones[i].name for i in hits]
+            if len(set(names)) < len(names):
+                names = [f"{self.zones[i].name} ({self.zones[i].slug})" for i in hits]
+            raise AmbiguousZone(text, names)
+        raise UnknownZone(text, self.names.suggest(text))
+
+    def locate(self, lon: float, lat: float) -> tuple[Zone | None, float]:
+        """Zone holding the point and distance in metres: 0 inside, snapped, or (None, inf)."""
+        grid = self._grid
+        fx = (lon - grid.x0) * grid.inv_dx
+        fy = (lat - grid.y0) * grid.inv_dy
+        if not (0.0 <= fx < grid.nx and 0.0 <= fy < grid.ny):  # also rejects NaN
+            return _NOWHERE
+        code = self._cells[int(fy) * grid.nx + int(fx)]
+        if code >= 0:
+            return self._inside[code]
+        if code == FAR:
+            return _NOWHERE
+        group = grid.groups[FAR - 1 - code]
+        geoms = self._geoms
+        for index in group.cover:  # sorted, so the lowest index wins on a shared boundary
+            if shapely.intersects_xy(geoms[index], lon, lat):
+                return self._inside[index]
+        return self._snap(group.near, lon, lat)
+
+    def locate_many(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+        """Zone index for each point (-1 outside, no snapping), vectorized; agrees with locate."""
+        return self._grid.locate_many(lon, lat)
+
+    def zones_intersecting(self, geometry: BaseGeometry) -> list[Zone]:
+        """Zones whose interior meets the geometry's interior (touching borders do not count)."""
+        hits = self._tree.query(geometry, predicate="intersects")
+        hits = hits[~shapely.touches(self._geoms[hits], geometry)]
+        return [self.zones[i] for i in sorted(hits.tolist())]
+
+    def zones_within(self, lon: float, lat: float, radius_m: float) -> list[Zone]:
+        """Zones within `radius_m` metres of a point, measured in a projection centred on it."""
+        # Generous lon/lat box first (a degree of latitude is at least 110 km), exact test after.
+        spread = radius_m / 110_000.0
+        reach = max(degrees_spanning(radius_m, lat - spread, lat + spread), spread)
+        near = self._tree.query(shapely.box(lon - reach, lat - reach, lon + reach, lat + reach))
+        local = LocalProjection(lon, lat)
+        origin = Point(0.0, 0.0)
+        hits = [
+            i
+            for i in sorted(near.tolist())
+            if local.to_metres(self._geoms[i]).distance(origin) <= radius_m
+        ]
+        return [self.zones[i] for i in hits]
+
+    def circle(self, lon: float, lat: float, radius_m: float) -> Polygon:
+        """A lon/lat polygon approximating the circle of `radius_m` metres around a point."""
+        local = LocalProjection(lon, lat)
+        disc = Point(0.0, 0.0).buffer(radius_m, quad_segs=32)
+        return local.to_lonlat(disc)
+
+    @cached_property
+    def _grid(self) -> CellGrid:
+        """The lookup grid, built on the first lookup (about half a second for a city)."""
+        snap_deg = degrees_spanning(self.snap_meters, self.bounds[1], self.bounds[3])
+        return CellGrid(list(self._geoms), snap_deg)
+
+    @cached_property
+    def _cells(self) -> memoryview:
+        """Cell codes as a memoryview: indexing yields plain ints, far faster than numpy's."""
+        return memoryview(self._grid.codes)
+
+    @cached_property
+    def _metric_geoms(self) -> np.ndarray:
+        """Zones in the layer's local metric projection, built on the first snap."""
+        return np.array([self._metric.to_metres(g) for g in self._geoms], dtype=object)
+
+    def _snap(
+        self, candidates: tuple[int, ...], lon: float, lat: float
+    ) -> tuple[Zone | None, float]:
+        """Nearest candidate zone within the snap distance (lowest index on a tie)."""
+        if not candidates:
+            return _NOWHERE
+        x, y = self._metric.point(lon, lat)
+        distances = shapely.distance(self._metric_geoms[list(candidates)], Point(x, y))
+        best = int(np.argmin(distances))
+        distance = float(distances[best])
+        if distance > self.snap_meters:
+            return _NOWHERE
+        return self.zones[candidates[best]], distance
+
+    def _zones_with_slugs(self, zones_named: list[tuple[str, BaseGeometry]]) -> Iterator[Zone]:
+        taken: set[str] = set()
+        for index, (name, geom) in enumerate(zones_named):
+            base = slugify(name) or f"zone-{index + 1}"
+            slug, n = base, 1
+            while slug in taken:
+                n += 1
+                slug = f"{base}-{n}"
+            taken.add(slug)
+            yield Zone(index, name, slug, geom)
+
+    def _duplicate_warnings(self) -> list[str]:
+        seen: dict[str, list[str]] = {}
+        for zone in self.zones:
+            seen.setdefault(zone.name, []).append(zone.slug)
+        return [
+            f"{len(slugs)} zones named '{name}' kept apart as {', '.join(slugs)}"
+            for name, slugs in seen.items()
+            if len(slugs) > 1
+        ]
