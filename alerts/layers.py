@@ -4,15 +4,35 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import func, select
+import numpy as np
+from sqlalchemy import delete, func, select, update
+from sqlmodel import Session
 
 from alerts.errors import UsageError
 from alerts.models import Address, Subscription, Zone
 from alerts.wiring import Services
-from alerts.zone_catalog import store_addresses, store_layer
+from alerts.zone_catalog import LayerSwap, store_addresses, store_layer
 from zones import ZoneLayer
 from zones.geocode import read_address_points
+
+
+@dataclass(frozen=True)
+class Rematch:
+    """What a re-import did to the subscriptions (none is ever dropped silently)."""
+
+    unchanged: int = 0
+    moved: int = 0
+    merged: int = 0
+    outside: int = 0
+    orphaned: int = 0
+    subscribers_moved: int = 0
+    subscribers_outside: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        """The JSON shape of the re-import report."""
+        return dict(self.__dict__)
 
 
 @dataclass(frozen=True)
@@ -24,15 +44,19 @@ class LayerImport:
     skipped: int
     crs: str
     warnings: tuple[str, ...] = ()
+    rematch: Rematch | None = None
 
     def as_dict(self) -> dict[str, object]:
         """The JSON shape of `alerts zones import`."""
-        return {
+        shape: dict[str, object] = {
             "imported": self.imported,
             "repaired": self.repaired,
             "skipped": self.skipped,
             "crs": self.crs,
         }
+        if self.rematch is not None:
+            shape["subscriptions"] = self.rematch.as_dict()
+        return shape
 
 
 def import_zones(
@@ -43,7 +67,7 @@ def import_zones(
     crs: str | None = None,
     replace: bool = False,
 ) -> LayerImport:
-    """Read a layer file or URL and store it, in one transaction."""
+    """Read a layer file or URL and store it in one transaction, re-matching stored points."""
     settings = services.settings.zones
     layer = ZoneLayer.from_file(
         source, name_field=name_field, crs=crs, snap_meters=settings.snap_meters
@@ -52,11 +76,77 @@ def import_zones(
         has_layer = session.execute(select(func.count()).select_from(Zone)).scalar_one() > 0
         if has_layer and not replace:
             raise UsageError("a zone layer is already imported; use --replace to swap it")
-        store_layer(session, layer, str(source))
+        before = session.execute(
+            select(
+                Subscription.id,
+                Subscription.subscriber_id,
+                Subscription.zone_id,
+                Subscription.lon,
+                Subscription.lat,
+            )
+        ).all()
+        swap = store_layer(session, layer, str(source))
+        rematch = _rematch(session, layer, swap, before) if has_layer else None
     services.zones.invalidate()
     report = layer.report
     return LayerImport(
-        report.imported, report.repaired, report.skipped, report.crs, tuple(report.warnings)
+        report.imported,
+        report.repaired,
+        report.skipped,
+        report.crs,
+        tuple(report.warnings),
+        rematch,
+    )
+
+
+def _rematch(session: Session, layer: ZoneLayer, swap: LayerSwap, rows: list[Any]) -> Rematch:
+    """Move subscriptions with a stored point to the zone that now contains it."""
+    removed = set(swap.removed_ids)
+    pointed = [r for r in rows if r.lon is not None and r.lat is not None]
+    orphaned = sum(1 for r in rows if r.lon is None and r.zone_id in removed)
+    found = layer.locate_many(
+        lon=np.array([r.lon for r in pointed], dtype=float),
+        lat=np.array([r.lat for r in pointed], dtype=float),
+    )
+    targets: list[int | None] = []
+    for row, index in zip(pointed, found.tolist(), strict=True):
+        if index < 0:  # just outside the new edge: snap as a single lookup would
+            zone, _ = layer.locate(row.lon, row.lat)
+            index = zone.index if zone is not None else -1
+        targets.append(swap.zone_ids[index] if index >= 0 else None)
+    moving = {row.id for row, target in zip(pointed, targets, strict=True) if target != row.zone_id}
+    held = {
+        (r.subscriber_id, r.zone_id)
+        for r in rows
+        if r.id not in moving and r.zone_id not in removed
+    }
+    counts = {"unchanged": 0, "moved": 0, "merged": 0, "outside": 0}
+    movers: set[int] = set()
+    strays: set[int] = set()
+    for row, target in zip(pointed, targets, strict=True):
+        if target == row.zone_id:
+            counts["unchanged"] += 1
+        elif target is None:
+            counts["outside"] += 1
+            strays.add(row.subscriber_id)
+            session.execute(
+                update(Subscription).where(Subscription.id == row.id).values(zone_id=None)
+            )
+        elif (row.subscriber_id, target) in held:
+            counts["merged"] += 1  # the subscriber already has that zone: one row is enough
+            session.execute(delete(Subscription).where(Subscription.id == row.id))
+        else:
+            counts["moved"] += 1
+            movers.add(row.subscriber_id)
+            held.add((row.subscriber_id, target))
+            session.execute(
+                update(Subscription).where(Subscription.id == row.id).values(zone_id=target)
+            )
+    return Rematch(
+        **counts,
+        orphaned=orphaned,
+        subscribers_moved=len(movers),
+        subscribers_outside=len(strays),
     )
 
 

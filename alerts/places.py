@@ -25,6 +25,10 @@ class OutsideZones(InvalidInput):
     """A point that lies outside every zone of the layer."""
 
 
+class AmbiguousPlace(InvalidInput):
+    """Text that designates several places in different zones."""
+
+
 def zone_by_name(services: Services, name: str) -> ResolvedPlace:
     """The zone a name designates (accents, case, St/Ste and prefixes tolerated)."""
     stored = services.zones.stored()
@@ -55,17 +59,45 @@ def zone_for_address(services: Services, text: str) -> ResolvedPlace:
     """The zone of a street address, an unambiguous one only (operators want no guesses)."""
     stored = services.zones.stored()
     match = resolve_place(text, stored.layer, services.zones.gazetteer())
-    if match.zone is None or len(match.candidates) > 1:
-        shown = "; ".join(str(c) for c in match.candidates[:3])
-        raise InvalidInput(f"address {text!r} is ambiguous: {shown}")
+    if match.ambiguous:
+        shown = "; ".join(_label(c) for c in match.candidates[:3])
+        raise AmbiguousPlace(f"{text.strip()!r} is ambiguous: {shown}")
+    if match.zone is None:
+        raise OutsideZones(f"{text.strip()!r} lies outside every zone of the layer")
     return ResolvedPlace(
         stored.zone_id(match.zone.index),
         match.zone.name,
         match.lon,
         match.lat,
-        text.strip(),
-        match.distance_m or 0.0,
+        text.strip() if match.kind == "address" else None,
+        match.distance_m,
     )
+
+
+def locate_text(services: Services, text: str) -> dict[str, object]:
+    """Where free text points (coordinates, map link, address or zone name), as a JSON shape."""
+    stored = services.zones.stored()
+    match = resolve_place(text, stored.layer, services.zones.gazetteer())
+    found: dict[str, object] = {
+        "zone": match.zone.name if match.zone else None,
+        "distance_m": round(match.distance_m, 1) if match.zone else None,
+        "lat": match.lat,
+        "lon": match.lon,
+        "matched": match.matched,
+    }
+    if match.ambiguous:
+        found["candidates"] = [_label(candidate) for candidate in match.candidates]
+    return found
+
+
+def locate_point(services: Services, lat: float, lon: float) -> dict[str, object]:
+    """The zone containing a point and its distance (0 inside, snapped within the limit)."""
+    zone, distance = services.zones.layer().locate(lon=lon, lat=lat)
+    return {"zone": zone.name if zone else None, "distance_m": round(distance, 1) if zone else None}
+
+
+def _label(candidate: object) -> str:
+    return str(getattr(candidate, "label", None) or getattr(candidate, "name", candidate))
 
 
 def resolve_one(

@@ -109,17 +109,17 @@ class ZoneCatalog:
         return StoredLayer(layer, tuple(row[0] for row in rows), version)
 
 
-def store_layer(session: Session, layer: ZoneLayer, source: str) -> dict[int, int]:
-    """Write a freshly read layer over the stored one; returns {old zone id: new zone id}.
+def store_layer(session: Session, layer: ZoneLayer, source: str) -> LayerSwap:
+    """Write a freshly read layer over the stored one, in the caller's transaction.
 
     Zones keep their database id when a zone of the same name exists, so subscriptions
     without a stored point follow their neighbourhood across a re-import.
     """
     existing = {name: zone_id for zone_id, name in session.execute(select(Zone.id, Zone.name))}
-    kept: dict[int, int] = {}
     # Park the old slugs first: a renamed zone may take a slug another one held.
     parked = literal("old-") + cast(Zone.id, String) + literal("-") + Zone.slug
     session.execute(update(Zone).values(slug=parked))
+    new_ids: list[int] = []
     for zone in layer.zones:
         values = {
             "name": zone.name,
@@ -130,12 +130,13 @@ def store_layer(session: Session, layer: ZoneLayer, source: str) -> dict[int, in
         }
         zone_id = existing.pop(zone.name, None)
         if zone_id is None:
-            session.execute(insert(Zone).values(**values))
+            zone_id = session.execute(insert(Zone).values(**values).returning(Zone.id)).scalar_one()
         else:
             session.execute(update(Zone).where(Zone.id == zone_id).values(**values))
-            kept[zone_id] = zone_id
-    if existing:
-        session.execute(delete(Zone).where(Zone.id.in_(list(existing.values()))))
+        new_ids.append(zone_id)
+    removed = list(existing.values())
+    if removed:
+        session.execute(delete(Zone).where(Zone.id.in_(removed)))
     report = layer.report
     info = session.get(ZoneLayerInfo, 1)
     if info is None:
@@ -146,7 +147,15 @@ def store_layer(session: Session, layer: ZoneLayer, source: str) -> dict[int, in
     info.imported_at = utcnow()
     session.add(info)
     bump_version(session, ZONES_VERSION)
-    return kept
+    return LayerSwap(tuple(new_ids), tuple(removed))
+
+
+@dataclass(frozen=True)
+class LayerSwap:
+    """What storing a layer changed: the new zones' ids by layer index, the removed ids."""
+
+    zone_ids: tuple[int, ...]
+    removed_ids: tuple[int, ...]
 
 
 def bump_version(session: Session, key: str) -> None:

@@ -60,3 +60,9 @@ def print_json(document: Any) -> None:
     """Exactly one JSON document on stdout."""
     sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2, default=str) + "\n")
     sys.stdout.flush()
+
+
+def print_json_line(document: Any) -> None:
+    """One compact JSON document on one line of stdout (for streams of results)."""
+    sys.stdout.write(json.dumps(document, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
-from alerts import layers
-from alerts.commands.common import JSON_OPTION, console, print_json, services
+from alerts import layers, places
+from alerts.commands.common import JSON_OPTION, console, print_json, print_json_line, services
+from alerts.errors import AlertsError, InvalidInput, UsageError
+from alerts.wiring import Services
+from zones.errors import ZoneError
 
 app = typer.Typer(help="The neighbourhood layer: import, list, locate.", no_args_is_help=True)
 addresses_app = typer.Typer(
@@ -38,6 +42,18 @@ def import_(
         f"{report.imported} zone(s) imported ({report.repaired} repaired, "
         f"{report.skipped} skipped; coordinates {report.crs})."
     )
+    if report.rematch is not None:
+        moved = report.rematch
+        console.print(
+            f"Subscriptions re-matched: {moved.unchanged} unchanged, {moved.moved} moved "
+            f"({moved.subscribers_moved} subscriber(s)), {moved.merged} merged, "
+            f"{moved.outside} now outside every zone ({moved.subscribers_outside} subscriber(s)), "
+            f"{moved.orphaned} without a point on a zone that is gone."
+        )
+        if moved.outside or moved.orphaned:
+            console.print(
+                "[yellow]Subscriptions left without a zone are kept; review them.[/yellow]"
+            )
 
 
 @app.command("list")
@@ -51,6 +67,55 @@ def list_(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     for zone in zones:
         table.add_row(zone.name, f"{zone.area_km2:.2f}", str(zone.subscribers))
     console.print(table)
+
+
+@app.command("locate", context_settings={"ignore_unknown_options": True})
+def locate(
+    ctx: typer.Context,
+    lat: float = typer.Argument(None, help="Latitude (46.81...)."),
+    lon: float = typer.Argument(None, help="Longitude (-71.21...)."),
+    address: str = typer.Option(None, "--address", help="An address, map link or zone name."),
+    batch: Path = typer.Option(None, "--batch", help="A file of queries, one per line."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """The zone of a point, an address or a map link (or of each line of a file)."""
+    given = sum(x is not None for x in (address, batch)) + (lat is not None or lon is not None)
+    if given != 1 or (lat is None) != (lon is None):
+        raise UsageError("give LAT LON, or --address TEXT, or --batch FILE")
+    wired = services(ctx)
+    if batch is not None:
+        for query in _lines(batch):
+            print_json_line({"query": query, **_locate_or_error(wired, query)})
+        return
+    found = places.locate_text(wired, address) if address else places.locate_point(wired, lat, lon)
+    if as_json:
+        print_json(found)
+    elif found["zone"] is None and "candidates" in found:
+        console.print(f"Ambiguous: {'; '.join(found['candidates'])}")  # type: ignore[arg-type]
+    elif found["zone"] is None:
+        console.print("Outside every zone.")
+    else:
+        where = f" ({found['matched']})" if found.get("matched") else ""
+        console.print(f"{found['zone']}{where}, {found['distance_m']} m")
+
+
+def _locate_or_error(wired: Services, query: str) -> dict[str, object]:
+    try:
+        return places.locate_text(wired, query)
+    except (AlertsError, ZoneError) as exc:
+        return {"zone": None, "error": str(exc)}
+
+
+def _lines(path: Path) -> Iterator[str]:
+    try:
+        with path.open(encoding="utf-8-sig") as handle:
+            for line in handle:
+                if line.strip():
+                    yield line.strip()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{path}: not UTF-8 text") from None
 
 
 @addresses_app.command("import")
