@@ -172,6 +172,18 @@ class ZonesSettings(_Section):
 
     snap_meters: float = Field(default=50.0, ge=0, le=5000)
     aliases: dict[str, str] = Field(default_factory=dict)
+    online_geocoder: bool = False
+    nominatim_url: str = "https://nominatim.openstreetmap.org"
+    nominatim_user_agent: str = "neighbourhood-alerts"
+    nominatim_country_codes: str = "ca"
+    online_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
+
+    @field_validator("nominatim_url")
+    @classmethod
+    def _nominatim_http(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"must start with http:// or https:// (got {value!r})")
+        return value.rstrip("/")
 
 
 class SmsSettings(_Section):

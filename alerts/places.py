@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from alerts.errors import InvalidInput, UsageError
 from alerts.wiring import Services
-from zones.geocode import parse_coordinates, resolve_place
+from zones.errors import PlaceNotFound
+from zones.geocode import PlaceMatch, parse_address, parse_coordinates, resolve_place
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,25 @@ class OutsideZones(InvalidInput):
 
 class AmbiguousPlace(InvalidInput):
     """Text that designates several places in different zones."""
+
+
+def resolve(services: Services, text: str) -> PlaceMatch:
+    """What free text designates: coordinates, a map link, an address or a zone name.
+
+    An address the gazetteer does not know goes to the online geocoder when one is enabled.
+    """
+    stored = services.zones.stored()
+    try:
+        return resolve_place(text, stored.layer, services.zones.gazetteer())
+    except PlaceNotFound:
+        online = services.online_geocoder
+        if online is None or parse_address(text) is None:
+            raise
+        found = online.geocode(text, stored.layer.bounds)
+        if found is None:
+            raise
+        zone, distance = stored.layer.locate(found.lon, found.lat)
+        return PlaceMatch("address", zone, [], found.lon, found.lat, found.label, distance)
 
 
 def zone_by_name(services: Services, name: str) -> ResolvedPlace:
@@ -58,7 +78,7 @@ def zone_for_coordinates(services: Services, text: str) -> ResolvedPlace:
 def zone_for_address(services: Services, text: str) -> ResolvedPlace:
     """The zone of a street address, an unambiguous one only (operators want no guesses)."""
     stored = services.zones.stored()
-    match = resolve_place(text, stored.layer, services.zones.gazetteer())
+    match = resolve(services, text)
     if match.ambiguous:
         shown = "; ".join(_label(c) for c in match.candidates[:3])
         raise AmbiguousPlace(f"{text.strip()!r} is ambiguous: {shown}")
@@ -76,8 +96,7 @@ def zone_for_address(services: Services, text: str) -> ResolvedPlace:
 
 def locate_text(services: Services, text: str) -> dict[str, object]:
     """Where free text points (coordinates, map link, address or zone name), as a JSON shape."""
-    stored = services.zones.stored()
-    match = resolve_place(text, stored.layer, services.zones.gazetteer())
+    match = resolve(services, text)
     found: dict[str, object] = {
         "zone": match.zone.name if match.zone else None,
         "distance_m": round(match.distance_m, 1) if match.zone else None,

@@ -15,6 +15,7 @@ from alerts import db
 from alerts.config import Settings
 from alerts.gateway import Gateway
 from alerts.models import utcnow
+from alerts.online_geocoder import NominatimGeocoder
 from alerts.zone_catalog import ZoneCatalog
 
 
@@ -27,6 +28,7 @@ class Services:
     zones: ZoneCatalog
     clock: Callable[[], datetime] = utcnow
     gateway_factory: Callable[[Settings], Gateway] | None = None
+    online_geocoder: NominatimGeocoder | None = None
     _gateway: Gateway | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -70,6 +72,8 @@ def build(
         clock=clock or utcnow,
     )
     services._gateway = gateway
+    if settings.zones.online_geocoder:
+        services.online_geocoder = NominatimGeocoder(settings.zones)
     return services
 
 
