@@ -13,9 +13,10 @@ from sqlmodel import Session
 
 from alerts.config import ZonesSettings
 from alerts.db import session_scope
-from alerts.errors import NotFound
+from alerts.errors import ConfigError, NotFound
 from alerts.models import Address, Meta, Zone, ZoneLayerInfo, utcnow
 from zones import Gazetteer, ZoneLayer
+from zones.errors import UnknownZone
 from zones.geocode import AddressPoint, normalize_street
 
 ZONES_VERSION = "zones_version"
@@ -103,9 +104,12 @@ class ZoneCatalog:
         if not rows:
             raise NoZoneLayer()
         named = [(name, shapely.from_wkb(wkb)) for _, name, wkb in rows]
-        layer = ZoneLayer.from_geometries(
-            named, snap_meters=self._settings.snap_meters, aliases=self._settings.aliases
-        )
+        try:
+            layer = ZoneLayer.from_geometries(
+                named, snap_meters=self._settings.snap_meters, aliases=self._settings.aliases
+            )
+        except UnknownZone as exc:  # only an alias can name a zone the layer lacks
+            raise ConfigError(f"config: zones.aliases: {exc}") from None
         return StoredLayer(layer, tuple(row[0] for row in rows), version)
 
 

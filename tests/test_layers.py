@@ -204,3 +204,23 @@ def test_import_reports_counts_through_the_cli(
     assert err.count("\n") == 1 and "broken.geojson" in err
     assert main(["zones", "list", "--json"]) == 0
     assert len(json.loads(capsys.readouterr().out)) == 34
+
+
+def test_aliases_from_config_and_a_bad_alias(services: Services) -> None:
+    from alerts.demo.run import DEMO_LAYER
+    from alerts.errors import ConfigError
+    from alerts.places import zone_by_name
+    from alerts.wiring import build
+
+    import_zones(services, str(DEMO_LAYER))
+    aliased = build(
+        services.settings.with_overrides(
+            **{"zones.aliases": {"Le Fort": "Haute-Ville—Colline-du-Fort"}}
+        )
+    )
+    assert zone_by_name(aliased, "le fort").zone_name == "Haute-Ville—Colline-du-Fort"
+    aliased.close()
+    broken = build(services.settings.with_overrides(**{"zones.aliases": {"Le Fort": "Fort Knox"}}))
+    with pytest.raises(ConfigError, match=r"zones\.aliases.*Fort Knox"):
+        zone_by_name(broken, "le fort")
+    broken.close()
