@@ -11,6 +11,8 @@ import typer
 
 from alerts.commands import db as db_commands
 from alerts.commands import demo as demo_commands
+from alerts.commands import serve as serve_commands
+from alerts.commands import sms as sms_commands
 from alerts.commands import subscribers as subscriber_commands
 from alerts.commands import zones as zone_commands
 from alerts.commands.common import CliState
@@ -40,6 +42,8 @@ app.add_typer(db_commands.app, name="db")
 app.add_typer(subscriber_commands.app, name="subscribers")
 app.add_typer(zone_commands.app, name="zones")
 app.add_typer(zone_commands.addresses_app, name="addresses")
+app.add_typer(sms_commands.app, name="sms")
+app.command("serve")(serve_commands.serve)
 app.command("demo")(demo_commands.demo)
 
 

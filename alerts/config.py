@@ -194,6 +194,24 @@ class SmsSettings(_Section):
     message_frequency_en: str = "a few messages per winter"
 
 
+class RepliesSettings(_Section):
+    """Operator overrides of the replies to residents (see alerts/templates/replies.toml)."""
+
+    fr: dict[str, str] = Field(default_factory=dict)
+    en: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("fr", "en")
+    @classmethod
+    def _known_replies(cls, value: dict[str, str]) -> dict[str, str]:
+        from alerts.replies import default_templates
+
+        known = default_templates()["fr"]
+        unknown = sorted(set(value) - set(known))
+        if unknown:
+            raise ValueError(f"unknown reply {unknown[0]!r} (known: {', '.join(sorted(known))})")
+        return value
+
+
 class SendSettings(_Section):
     """Operator sends: limits, confirmation and cost."""
 
@@ -227,6 +245,7 @@ class Settings(_Section):
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
     zones: ZonesSettings = Field(default_factory=ZonesSettings)
     sms: SmsSettings = Field(default_factory=SmsSettings)
+    replies: RepliesSettings = Field(default_factory=RepliesSettings)
     send: SendSettings = Field(default_factory=SendSettings)
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
     source: str = Field(default="built-in defaults", exclude=True)

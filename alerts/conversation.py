@@ -1,0 +1,383 @@
+"""The SMS conversation: an inbound text and the sender's state -> the new state and a reply.
+
+The same function serves the Twilio webhook and `alerts sms receive`. Every inbound message is
+stored with what was done and replied, keyed by its MessageSid, so a retried webhook gets the
+same reply and changes nothing a second time.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import cached_property
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from alerts import keywords, store
+from alerts.errors import InvalidPhone
+from alerts.keywords import Lang
+from alerts.models import ACTIVE, OPTED_OUT, PENDING, InboundMessage, Subscriber, Subscription
+from alerts.phones import mask_phone, parse_phone
+from alerts.replies import Replies
+from alerts.subscription_requests import SubscriptionRequests
+from alerts.wiring import Services
+
+log = logging.getLogger(__name__)
+
+# Actions whose reply is the automatic help: limited per hour so two robots cannot loop.
+AUTO_HELP = "unknown"
+SILENCED = "unknown_silenced"
+_ATTEMPTS = 3  # a race on a brand-new number's row is retried, then reported
+
+
+@dataclass(frozen=True)
+class InboundSms:
+    """A text as the provider delivered it."""
+
+    sender: str
+    body: str
+    message_sid: str
+    to: str = ""
+    opt_out_type: str | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the service did with a text and what it answers (None: no reply)."""
+
+    reply: str | None
+    action: str
+    duplicate: bool = False
+
+
+def replies_for(services: Services) -> Replies:
+    """The reply templates with this service's name, contact and message frequency."""
+    service, sms = services.settings.service, services.settings.sms
+    common = {
+        "fr": {
+            "service": service.name_fr,
+            "support": service.support_contact,
+            "frequency": sms.message_frequency_fr[:1].upper() + sms.message_frequency_fr[1:],
+        },
+        "en": {
+            "service": service.name_en,
+            "support": service.support_contact,
+            "frequency": sms.message_frequency_en[:1].upper() + sms.message_frequency_en[1:],
+        },
+    }
+    overrides = services.settings.replies
+    return Replies(common, {"fr": overrides.fr, "en": overrides.en})
+
+
+def handle_inbound(services: Services, sms: InboundSms, replies: Replies | None = None) -> Outcome:
+    """Act on one inbound text exactly once and return the reply to send back."""
+    replies = replies or replies_for(services)
+    for attempt in range(_ATTEMPTS):
+        try:
+            with services.session() as session:
+                stored = _stored_outcome(session, sms.message_sid)
+                if stored is not None:
+                    return stored
+                outcome = _Turn(services, session, sms, replies).run()
+                _remember(session, sms, outcome, services)
+                return outcome
+        except IntegrityError:
+            # Another request created the same sender or MessageSid meanwhile: start over,
+            # this time seeing what it stored.
+            if attempt == _ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _stored_outcome(session: Session, message_sid: str) -> Outcome | None:
+    row = session.execute(
+        select(InboundMessage.reply, InboundMessage.action).where(
+            InboundMessage.message_sid == message_sid
+        )
+    ).first()
+    if row is None:
+        return None
+    return Outcome(row.reply or None, row.action, duplicate=True)
+
+
+def _remember(session: Session, sms: InboundSms, outcome: Outcome, services: Services) -> None:
+    forgotten = outcome.action == "forget"
+    session.add(
+        InboundMessage(
+            message_sid=sms.message_sid,
+            # A forgotten resident's number and words are not kept, only the fact of the reply.
+            from_phone="" if forgotten else _phone_or_raw(sms.sender, services),
+            body="" if forgotten else sms.body[:1600],
+            action=outcome.action,
+            reply=outcome.reply or "",
+            opt_out_type=sms.opt_out_type,
+            received_at=services.clock(),
+        )
+    )
+    session.flush()
+    log.info("inbound %s from %s: %s", sms.message_sid, mask_phone(sms.sender), outcome.action)
+
+
+def _phone_or_raw(sender: str, services: Services) -> str:
+    try:
+        return parse_phone(sender, services.settings.service.region)
+    except InvalidPhone:
+        return sender[:16]
+
+
+class _Turn:
+    """One inbound message being handled: the sender, their row, the reply language."""
+
+    def __init__(self, services: Services, session: Session, sms: InboundSms, replies: Replies):
+        self.services = services
+        self.session = session
+        self.sms = sms
+        self.replies = replies
+        self.now = services.clock()
+        self.phone = ""
+        self.subscriber: Subscriber | None = None
+        self.lang: Lang = services.settings.service.default_lang
+
+    def run(self) -> Outcome:
+        try:
+            self.phone = parse_phone(self.sms.sender, self.services.settings.service.region)
+        except InvalidPhone:
+            return Outcome(self.say("not_canadian"), "invalid_sender")
+        self.subscriber = store.subscriber_by_phone(self.session, self.phone, for_update=True)
+        if self.subscriber is not None:
+            self.lang = self.subscriber.lang  # type: ignore[assignment]
+        if self.sms.opt_out_type:
+            return self.provider_opt_out(self.sms.opt_out_type.upper())
+        command = keywords.parse(self.sms.body)
+        chosen = getattr(command, "lang", None)
+        if chosen is not None and not isinstance(command, keywords.Language):
+            self.use_language(chosen)
+        return self.dispatch(command)
+
+    # -- the commands ---------------------------------------------------------------------
+
+    def dispatch(self, command: keywords.Command) -> Outcome:
+        match command:
+            case keywords.Stop():
+                return self.stop(command)
+            case keywords.Start():
+                return self.start()
+            case keywords.Help(lang=lang):
+                return self.help(lang)
+            case keywords.Subscribe(place=place):
+                if not place:
+                    return Outcome(self.say("ask_place"), "ask_place")
+                return self.requests.ask(place, strict=True)
+            case keywords.Yes():
+                return self.yes()
+            case keywords.No():
+                return self.no()
+            case keywords.Choose(number=number):
+                return self.requests.choose(number) or self.auto_help()
+            case keywords.ListZones():
+                return self.list_zones()
+            case keywords.TopicOn(topic=topic):
+                return self.topic_on(topic)
+            case keywords.Language(lang=lang):
+                return self.language(lang)
+            case keywords.Forget():
+                return self.forget()
+            case keywords.Text(text=text):
+                if text.strip():
+                    found = self.requests.ask(text, strict=False)
+                    if found is not None:
+                        return found
+                return self.auto_help()
+        raise AssertionError(f"unhandled command {command!r}")
+
+    def stop(self, command: keywords.Stop) -> Outcome:
+        active = self.subscriber is not None and self.subscriber.status != OPTED_OUT
+        if command.topic and active:
+            return self.topic_off(command.topic)
+        if command.rest and active:
+            removed = self.remove_zone(command.rest)
+            if removed is not None:
+                return removed
+        self.opt_out()
+        return Outcome(self.say("opted_out"), "opt_out")
+
+    def start(self) -> Outcome:
+        if self.opted_out():
+            return self.resume()
+        if self.subscriber is not None and self.zone_names():
+            return Outcome(
+                self.say("already", zones=self.zones_text(), topics=self.topics_text()), "already"
+            )
+        return Outcome(self.say("ask_place"), "ask_place")
+
+    def yes(self) -> Outcome:
+        confirmed = self.requests.confirm()
+        if confirmed is not None:
+            return confirmed
+        if self.opted_out():
+            return self.resume()
+        return Outcome(self.say("nothing_pending"), "nothing_pending")
+
+    def no(self) -> Outcome:
+        declined = self.requests.decline()
+        if declined is not None:
+            return declined
+        return Outcome(self.say("nothing_pending"), "nothing_pending")
+
+    def help(self, lang: Lang | None) -> Outcome:
+        if lang is None and self.subscriber is None:
+            return Outcome(self.say("info"), "help")  # INFO from a stranger: both languages
+        return Outcome(self.say("help", lang=lang or self.lang), "help")
+
+    def list_zones(self) -> Outcome:
+        if self.subscriber is None or not self.zone_names():
+            return Outcome(self.say("no_zones"), "list")
+        return Outcome(
+            self.say("zones_list", zones=self.zones_text(), topics=self.topics_text()), "list"
+        )
+
+    def topic_off(self, topic: str) -> Outcome:
+        assert self.subscriber is not None
+        setattr(self.subscriber, f"topic_{topic}", False)
+        self.touch()
+        keyword = self.replies.word(self.lang, f"keyword_{topic}")
+        return Outcome(
+            self.say("topic_off", topic=self.topic_name(topic), keyword=keyword),
+            f"topic_off_{topic}",
+        )
+
+    def topic_on(self, topic: str) -> Outcome:
+        if self.subscriber is None or self.subscriber.status == OPTED_OUT:
+            return Outcome(self.say("ask_place"), "ask_place")
+        setattr(self.subscriber, f"topic_{topic}", True)
+        self.touch()
+        zones = self.zones_text()
+        return Outcome(
+            self.say("topic_on", topic=self.topic_name(topic), zones=zones), f"topic_on_{topic}"
+        )
+
+    def remove_zone(self, text: str) -> Outcome | None:
+        assert self.subscriber is not None and self.subscriber.id is not None
+        mine = store.subscriptions_of(self.session, self.subscriber.id)
+        try:
+            zone = self.services.zones.layer().find(text)
+        except Exception:  # not a zone name at all: the STOP is a full opt-out
+            return None
+        for subscription, name in mine:
+            if name == zone.name:
+                self.session.delete(subscription)
+                self.session.flush()
+                self.touch()
+                rest = self.zones_text()
+                return Outcome(self.say("zone_removed", zone=zone.name, zones=rest), "zone_removed")
+        return None
+
+    def language(self, lang: Lang) -> Outcome:
+        self.use_language(lang)
+        if self.subscriber is None:
+            return Outcome(self.say("language_unknown"), f"language_{lang}")
+        return Outcome(self.say("language"), f"language_{lang}")
+
+    def forget(self) -> Outcome:
+        if self.subscriber is not None:
+            store.delete_personal_data(self.session, self.subscriber)
+            self.subscriber = None
+        store.suppress(self.session, self.phone, "forgotten", self.now)
+        return Outcome(self.say("forgotten"), "forget")
+
+    def auto_help(self) -> Outcome:
+        limit = self.services.settings.sms.max_auto_replies_per_hour
+        since = self.now - timedelta(hours=1)
+        sent = self.session.execute(
+            select(func.count())
+            .select_from(InboundMessage)
+            .where(
+                InboundMessage.from_phone == self.phone,
+                InboundMessage.action == AUTO_HELP,
+                InboundMessage.received_at >= since,
+            )
+        ).scalar_one()
+        if sent >= limit:
+            return Outcome(None, SILENCED)
+        lang = None if self.subscriber is None else self.lang
+        return Outcome(self.say("help", lang=lang or self.lang), AUTO_HELP)
+
+    def provider_opt_out(self, kind: str) -> Outcome:
+        """Twilio's Advanced Opt-Out already answered: record the change, reply nothing."""
+        if kind == "STOP":
+            self.opt_out()
+            return Outcome(None, "provider_opt_out")
+        if kind == "START":
+            if self.opted_out():
+                self.resume()
+            return Outcome(None, "provider_opt_in")
+        return Outcome(None, "provider_help")
+
+    # -- state changes ---------------------------------------------------------------------
+
+    def opt_out(self) -> None:
+        store.suppress(self.session, self.phone, "opt_out", self.now)
+        if self.subscriber is not None:
+            self.subscriber.status = OPTED_OUT
+            self.subscriber.opted_out_at = self.now
+            self.subscriber.pending_state = None
+            self.touch()
+
+    def resume(self) -> Outcome:
+        store.lift_suppression(self.session, self.phone)
+        if self.subscriber is None:
+            return Outcome(self.say("resumed_empty"), "resume")
+        has_active = any(s.status == ACTIVE for s, _ in self.subscriptions())
+        self.subscriber.status = ACTIVE if has_active else PENDING
+        self.subscriber.opted_out_at = None
+        self.touch()
+        if not has_active:
+            return Outcome(self.say("resumed_empty"), "resume")
+        return Outcome(self.say("resumed", zones=self.zones_text()), "resume")
+
+    def use_language(self, lang: Lang) -> None:
+        self.lang = lang
+        if self.subscriber is not None and self.subscriber.lang != lang:
+            self.subscriber.lang = lang
+            self.touch()
+
+    def touch(self) -> None:
+        assert self.subscriber is not None
+        self.subscriber.updated_at = self.now
+        self.session.add(self.subscriber)
+
+    def opted_out(self) -> bool:
+        if self.subscriber is not None and self.subscriber.status == OPTED_OUT:
+            return True
+        return store.suppression_for(self.session, self.phone) is not None
+
+    # -- wording ---------------------------------------------------------------------------
+
+    @cached_property
+    def requests(self) -> SubscriptionRequests:
+        return SubscriptionRequests(self)
+
+    def say(self, name: str, lang: Lang | None = None, **values: str) -> str:
+        return self.replies.text(lang or self.lang, name, **values)
+
+    def subscriptions(self) -> list[tuple[Subscription, str | None]]:
+        if self.subscriber is None or self.subscriber.id is None:
+            return []
+        return store.subscriptions_of(self.session, self.subscriber.id)
+
+    def zone_names(self) -> list[str]:
+        return [name for s, name in self.subscriptions() if name and s.status == ACTIVE]
+
+    def zones_text(self) -> str:
+        return ", ".join(self.zone_names()) or self.replies.word(self.lang, "none")
+
+    def topic_name(self, topic: str) -> str:
+        return self.replies.word(self.lang, f"topic_{topic}")
+
+    def topics_text(self) -> str:
+        assert self.subscriber is not None
+        names = [self.topic_name(t) for t in self.subscriber.topics]
+        return ", ".join(names) or self.replies.word(self.lang, "none")

@@ -1,0 +1,210 @@
+"""Subscribing by SMS: a place, perhaps a choice among candidates, then a confirmation (OUI/YES).
+
+The state between two messages lives in the subscriber's `pending_state`:
+{"kind": "choose", "options": [...]} while the resident picks 1, 2, 3...; then
+{"kind": "confirm", "subscriptions": [ids]} until OUI/YES (double opt-in) or NON/NO.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, select
+
+from alerts import store
+from alerts.models import ACTIVE, PENDING, Subscriber, Subscription
+from alerts.places import resolve
+from zones.errors import PlaceNotFound, ZoneError
+from zones.geocode import PlaceMatch
+
+if TYPE_CHECKING:
+    from alerts.conversation import Outcome, _Turn
+
+MAX_CHOICES = 5  # a numbered list must still fit one SMS
+
+
+class SubscriptionRequests:
+    """The subscription steps of one conversation turn."""
+
+    def __init__(self, turn: _Turn) -> None:
+        self.turn = turn
+
+    def ask(self, text: str, *, strict: bool) -> Outcome | None:
+        """A place was sent: ask to confirm its zone, or to choose; None if not a place."""
+        from alerts.conversation import Outcome
+
+        turn = self.turn
+        try:
+            match = resolve(turn.services, text)
+        except PlaceNotFound:
+            return Outcome(turn.say("not_found"), "not_found") if strict else None
+        except ZoneError:
+            return Outcome(turn.say("not_found"), "not_found") if strict else None
+        if match.ambiguous:
+            return self._offer_choices(match)
+        if match.zone is None:
+            return Outcome(turn.say("outside"), "outside")
+        zone_id = turn.services.zones.stored().zone_id(match.zone.index)
+        place = text.strip()[:200] if match.kind in ("address", "point") else None
+        return self._ask_confirmation(zone_id, match.zone.name, match.lon, match.lat, place)
+
+    def choose(self, number: int) -> Outcome | None:
+        """The resident picked an option of the list sent before; None if no list was sent."""
+        state = self._state("choose")
+        if state is None:
+            return None
+        options: list[dict[str, Any]] = state["options"]
+        if not 1 <= number <= len(options):
+            return self._send_choices(options)
+        option = options[number - 1]
+        return self._ask_confirmation(
+            option["zone_id"],
+            option["zone"],
+            option.get("lon"),
+            option.get("lat"),
+            option.get("place"),
+        )
+
+    def confirm(self) -> Outcome | None:
+        """OUI/YES: the pending subscriptions become active; None if nothing was pending."""
+        from alerts.conversation import Outcome
+
+        turn = self.turn
+        state = self._state("confirm")
+        if state is None or turn.subscriber is None:
+            return None
+        subscriber = turn.subscriber
+        rows = turn.session.execute(
+            select(Subscription).where(
+                Subscription.id.in_(state["subscriptions"]),
+                Subscription.subscriber_id == subscriber.id,
+            )
+        ).scalars()
+        for subscription in rows:
+            subscription.status = ACTIVE
+            turn.session.add(subscription)
+        store.lift_suppression(turn.session, turn.phone)  # a new, explicit consent
+        subscriber.status = ACTIVE
+        subscriber.confirmed_at = turn.now
+        subscriber.opted_out_at = None
+        subscriber.pending_state = None
+        turn.touch()
+        turn.session.flush()
+        zones, topics = turn.zones_text(), turn.topics_text()
+        return Outcome(turn.say("subscribed", zones=zones, topics=topics), "subscribed")
+
+    def decline(self) -> Outcome | None:
+        """NON/NO: forget the pending request (and the number, if nothing else is kept)."""
+        from alerts.conversation import Outcome
+
+        turn = self.turn
+        state = self._state("confirm") or self._state("choose")
+        if state is None or turn.subscriber is None:
+            return None
+        subscriber = turn.subscriber
+        turn.session.execute(
+            delete(Subscription).where(
+                Subscription.subscriber_id == subscriber.id, Subscription.status == PENDING
+            )
+        )
+        subscriber.pending_state = None
+        turn.touch()
+        turn.session.flush()
+        if subscriber.status == PENDING and not turn.subscriptions():
+            store.delete_personal_data(turn.session, subscriber)
+            turn.subscriber = None
+        return Outcome(turn.say("declined"), "declined")
+
+    # -- steps ------------------------------------------------------------------------------
+
+    def _ask_confirmation(
+        self,
+        zone_id: int,
+        zone_name: str,
+        lon: float | None,
+        lat: float | None,
+        place: str | None,
+    ) -> Outcome:
+        from alerts.conversation import Outcome
+
+        turn = self.turn
+        subscriber = self._subscriber()
+        assert subscriber.id is not None
+        held = {s.zone_id: s for s, _ in turn.subscriptions()}
+        if zone_id in held and held[zone_id].status == ACTIVE and subscriber.status == ACTIVE:
+            subscriber.pending_state = None
+            turn.touch()
+            zones, topics = turn.zones_text(), turn.topics_text()
+            return Outcome(turn.say("already", zones=zones, topics=topics), "already")
+        subscription = store.add_subscription(
+            turn.session,
+            subscriber.id,
+            zone_id,
+            status=PENDING,
+            lon=lon,
+            lat=lat,
+            place_text=place,
+            now=turn.now,
+        )
+        turn.session.flush()
+        subscriber.pending_state = {"kind": "confirm", "subscriptions": [subscription.id]}
+        turn.touch()
+        return Outcome(turn.say("confirm", zone=zone_name), "confirm_requested")
+
+    def _offer_choices(self, match: PlaceMatch) -> Outcome:
+        turn = self.turn
+        stored = turn.services.zones.stored()
+        options: list[dict[str, Any]] = []
+        for candidate in match.candidates[:MAX_CHOICES]:
+            lon = getattr(candidate, "lon", None)
+            lat = getattr(candidate, "lat", None)
+            if lon is not None and lat is not None:
+                zone, _ = stored.layer.locate(lon, lat)
+                if zone is None:
+                    continue
+                label = getattr(candidate, "label", zone.name)
+                place = label
+            else:
+                zone, label, place = candidate, candidate.name, None  # type: ignore[assignment]
+            options.append(
+                {
+                    "zone_id": stored.zone_id(zone.index),
+                    "zone": zone.name,
+                    "label": label,
+                    "lon": lon,
+                    "lat": lat,
+                    "place": place,
+                }
+            )
+        subscriber = self._subscriber()
+        subscriber.pending_state = {"kind": "choose", "options": options}
+        turn.touch()
+        return self._send_choices(options)
+
+    def _send_choices(self, options: list[dict[str, Any]]) -> Outcome:
+        from alerts.conversation import Outcome
+
+        listed = ", ".join(f"{n} {option['label']}" for n, option in enumerate(options, 1))
+        return Outcome(self.turn.say("choose", choices=listed), "choose_requested")
+
+    def _subscriber(self) -> Subscriber:
+        """The sender's row, created pending (the conversation needs somewhere to live)."""
+        turn = self.turn
+        if turn.subscriber is None:
+            turn.subscriber = Subscriber(
+                phone=turn.phone,
+                status=PENDING,
+                lang=turn.lang,
+                source="sms",
+                created_at=turn.now,
+                updated_at=turn.now,
+            )
+            turn.session.add(turn.subscriber)
+            turn.session.flush()
+        # An opted-out sender stays opted out (and suppressed) until the new OUI.
+        return turn.subscriber
+
+    def _state(self, kind: str) -> dict[str, Any] | None:
+        subscriber = self.turn.subscriber
+        state = subscriber.pending_state if subscriber is not None else None
+        return state if state and state.get("kind") == kind else None
