@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -31,6 +31,13 @@ log = logging.getLogger(__name__)
 AUTO_HELP = "unknown"
 SILENCED = "unknown_silenced"
 _ATTEMPTS = 3  # a race on a brand-new number's row is retried, then reported
+_INBOUND = InboundMessage.__table__  # type: ignore[attr-defined]
+_SUBSCRIBERS = Subscriber.__table__  # type: ignore[attr-defined]
+_SELECT_SUBSCRIBER = select(_SUBSCRIBERS.c.id).where(_SUBSCRIBERS.c.phone == bindparam("phone"))
+_INSERT_INBOUND = insert(_INBOUND)
+_SELECT_OUTCOME = select(_INBOUND.c.reply, _INBOUND.c.action).where(
+    _INBOUND.c.message_sid == bindparam("sid")
+)
 
 
 @dataclass(frozen=True)
@@ -81,8 +88,9 @@ def handle_inbound(services: Services, sms: InboundSms, replies: Replies | None 
                 stored = _stored_outcome(session, sms.message_sid)
                 if stored is not None:
                     return stored
-                outcome = _Turn(services, session, sms, replies).run()
-                _remember(session, sms, outcome, services)
+                turn = _Turn(services, session, sms, replies)
+                outcome = turn.run()
+                _remember(session, sms, outcome, turn.phone or sms.sender[:16], services.clock())
                 return outcome
         except IntegrityError:
             # Another request created the same sender or MessageSid meanwhile: start over,
@@ -93,39 +101,32 @@ def handle_inbound(services: Services, sms: InboundSms, replies: Replies | None 
 
 
 def _stored_outcome(session: Session, message_sid: str) -> Outcome | None:
-    row = session.execute(
-        select(InboundMessage.reply, InboundMessage.action).where(
-            InboundMessage.message_sid == message_sid
-        )
-    ).first()
+    row = session.connection().execute(_SELECT_OUTCOME, {"sid": message_sid}).first()
     if row is None:
         return None
     return Outcome(row.reply or None, row.action, duplicate=True)
 
 
-def _remember(session: Session, sms: InboundSms, outcome: Outcome, services: Services) -> None:
+def _remember(
+    session: Session, sms: InboundSms, outcome: Outcome, phone: str, now: datetime
+) -> None:
     forgotten = outcome.action == "forget"
-    session.add(
-        InboundMessage(
-            message_sid=sms.message_sid,
+    # A Core insert: this runs on every webhook request, and the ORM's unit of work would
+    # cost more than the rest of a typical turn.
+    session.connection().execute(
+        _INSERT_INBOUND,
+        {
+            "message_sid": sms.message_sid,
             # A forgotten resident's number and words are not kept, only the fact of the reply.
-            from_phone="" if forgotten else _phone_or_raw(sms.sender, services),
-            body="" if forgotten else sms.body[:1600],
-            action=outcome.action,
-            reply=outcome.reply or "",
-            opt_out_type=sms.opt_out_type,
-            received_at=services.clock(),
-        )
+            "from_phone": "" if forgotten else phone,
+            "body": "" if forgotten else sms.body[:1600],
+            "action": outcome.action,
+            "reply": outcome.reply or "",
+            "opt_out_type": sms.opt_out_type,
+            "received_at": now,
+        },
     )
-    session.flush()
     log.info("inbound %s from %s: %s", sms.message_sid, mask_phone(sms.sender), outcome.action)
-
-
-def _phone_or_raw(sender: str, services: Services) -> str:
-    try:
-        return parse_phone(sender, services.settings.service.region)
-    except InvalidPhone:
-        return sender[:16]
 
 
 class _Turn:
@@ -146,7 +147,10 @@ class _Turn:
             self.phone = parse_phone(self.sms.sender, self.services.settings.service.region)
         except InvalidPhone:
             return Outcome(self.say("not_canadian"), "invalid_sender")
-        self.subscriber = store.subscriber_by_phone(self.session, self.phone, for_update=True)
+        # Most first texts come from strangers: a cheap id lookup spares them the ORM load.
+        known = self.session.connection().execute(_SELECT_SUBSCRIBER, {"phone": self.phone})
+        if known.first() is not None:
+            self.subscriber = store.subscriber_by_phone(self.session, self.phone, for_update=True)
         if self.subscriber is not None:
             self.lang = self.subscriber.lang  # type: ignore[assignment]
         if self.sms.opt_out_type:

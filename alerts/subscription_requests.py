@@ -2,14 +2,14 @@
 
 The state between two messages lives in the subscriber's `pending_state`:
 {"kind": "choose", "options": [...]} while the resident picks 1, 2, 3...; then
-{"kind": "confirm", "subscriptions": [ids]} until OUI/YES (double opt-in) or NON/NO.
+{"kind": "confirm", "zones": [zone ids]} until OUI/YES (double opt-in) or NON/NO.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, update
 
 from alerts import store
 from alerts.models import ACTIVE, PENDING, Subscriber, Subscription
@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from alerts.conversation import Outcome, _Turn
 
 MAX_CHOICES = 5  # a numbered list must still fit one SMS
+_SUBSCRIBERS = Subscriber.__table__  # type: ignore[attr-defined]
+_INSERT_SUBSCRIBER = insert(_SUBSCRIBERS).returning(_SUBSCRIBERS.c.id)
+_INSERT_SUBSCRIPTION = insert(Subscription.__table__)  # type: ignore[attr-defined]
 
 
 class SubscriptionRequests:
@@ -74,15 +77,14 @@ class SubscriptionRequests:
         if state is None or turn.subscriber is None:
             return None
         subscriber = turn.subscriber
-        rows = turn.session.execute(
-            select(Subscription).where(
-                Subscription.id.in_(state["subscriptions"]),
+        turn.session.execute(
+            update(Subscription)
+            .where(
                 Subscription.subscriber_id == subscriber.id,
+                Subscription.zone_id.in_(state["zones"]),
             )
-        ).scalars()
-        for subscription in rows:
-            subscription.status = ACTIVE
-            turn.session.add(subscription)
+            .values(status=ACTIVE)
+        )
         store.lift_suppression(turn.session, turn.phone)  # a new, explicit consent
         subscriber.status = ACTIVE
         subscriber.confirmed_at = turn.now
@@ -128,7 +130,12 @@ class SubscriptionRequests:
         from alerts.conversation import Outcome
 
         turn = self.turn
-        subscriber = self._subscriber()
+        pending = {"kind": "confirm", "zones": [zone_id]}
+        place_row = {"zone_id": zone_id, "lon": lon, "lat": lat, "place_text": place}
+        if turn.subscriber is None:
+            self._newcomer(pending, place_row)
+            return Outcome(turn.say("confirm", zone=zone_name), "confirm_requested")
+        subscriber = turn.subscriber
         assert subscriber.id is not None
         held = {s.zone_id: s for s, _ in turn.subscriptions()}
         if zone_id in held and held[zone_id].status == ACTIVE and subscriber.status == ACTIVE:
@@ -136,19 +143,11 @@ class SubscriptionRequests:
             turn.touch()
             zones, topics = turn.zones_text(), turn.topics_text()
             return Outcome(turn.say("already", zones=zones, topics=topics), "already")
-        subscription = store.add_subscription(
-            turn.session,
-            subscriber.id,
-            zone_id,
-            status=PENDING,
-            lon=lon,
-            lat=lat,
-            place_text=place,
-            now=turn.now,
-        )
-        turn.session.flush()
-        subscriber.pending_state = {"kind": "confirm", "subscriptions": [subscription.id]}
+        subscriber.pending_state = pending
         turn.touch()
+        store.add_subscription(
+            turn.session, subscriber.id, status=PENDING, now=turn.now, **place_row
+        )
         return Outcome(turn.say("confirm", zone=zone_name), "confirm_requested")
 
     def _offer_choices(self, match: PlaceMatch) -> Outcome:
@@ -176,9 +175,12 @@ class SubscriptionRequests:
                     "place": place,
                 }
             )
-        subscriber = self._subscriber()
-        subscriber.pending_state = {"kind": "choose", "options": options}
-        turn.touch()
+        state = {"kind": "choose", "options": options}
+        if turn.subscriber is None:
+            self._newcomer(state)
+        else:
+            turn.subscriber.pending_state = state
+            turn.touch()
         return self._send_choices(options)
 
     def _send_choices(self, options: list[dict[str, Any]]) -> Outcome:
@@ -187,22 +189,37 @@ class SubscriptionRequests:
         listed = ", ".join(f"{n} {option['label']}" for n, option in enumerate(options, 1))
         return Outcome(self.turn.say("choose", choices=listed), "choose_requested")
 
-    def _subscriber(self) -> Subscriber:
-        """The sender's row, created pending (the conversation needs somewhere to live)."""
+    def _newcomer(self, pending: dict[str, Any], place: dict[str, Any] | None = None) -> None:
+        """Store a first-time sender, pending, with the question asked (and the place given).
+
+        Core inserts: this is the hot path of a city-wide sign-up rush.
+        """
         turn = self.turn
-        if turn.subscriber is None:
-            turn.subscriber = Subscriber(
-                phone=turn.phone,
-                status=PENDING,
-                lang=turn.lang,
-                source="sms",
-                created_at=turn.now,
-                updated_at=turn.now,
+        connection = turn.session.connection()
+        subscriber_id = connection.execute(
+            _INSERT_SUBSCRIBER,
+            {
+                "phone": turn.phone,
+                "status": PENDING,
+                "lang": turn.lang,
+                "topic_snow": True,
+                "topic_radar": True,
+                "source": "sms",
+                "pending_state": pending,
+                "created_at": turn.now,
+                "updated_at": turn.now,
+            },
+        ).scalar_one()
+        if place is not None:
+            connection.execute(
+                _INSERT_SUBSCRIPTION,
+                {
+                    "subscriber_id": subscriber_id,
+                    "status": PENDING,
+                    "created_at": turn.now,
+                    **place,
+                },
             )
-            turn.session.add(turn.subscriber)
-            turn.session.flush()
-        # An opted-out sender stays opted out (and suppressed) until the new OUI.
-        return turn.subscriber
 
     def _state(self, kind: str) -> dict[str, Any] | None:
         subscriber = self.turn.subscriber

@@ -59,17 +59,16 @@ class ZoneCatalog:
         self._lock = threading.Lock()
         self._layer: StoredLayer | None = None
         self._gazetteer: tuple[str, Gazetteer] | None = None
+        self._versions: dict[str, str] | None = None
         self._checked_at = 0.0
 
     def stored(self) -> StoredLayer:
         """The current layer with its zone ids; NoZoneLayer when none was imported."""
         with self._lock:
-            if self._layer is None or time.monotonic() - self._checked_at > _RECHECK_SECONDS:
+            version = self._current_versions()[ZONES_VERSION]
+            if self._layer is None or self._layer.version != version:
                 with session_scope(self._engine, read_only=True) as session:
-                    version = _read_version(session, ZONES_VERSION)
-                    if self._layer is None or self._layer.version != version:
-                        self._layer = self._load_layer(session, version)
-                self._checked_at = time.monotonic()
+                    self._layer = self._load_layer(session, version)
             return self._layer
 
     def layer(self) -> ZoneLayer:
@@ -79,16 +78,16 @@ class ZoneCatalog:
     def gazetteer(self) -> Gazetteer:
         """The address gazetteer (empty when no address file was imported)."""
         with self._lock:
-            with session_scope(self._engine, read_only=True) as session:
-                version = _read_version(session, ADDRESSES_VERSION)
-                if self._gazetteer is None or self._gazetteer[0] != version:
+            version = self._current_versions()[ADDRESSES_VERSION]
+            if self._gazetteer is None or self._gazetteer[0] != version:
+                with session_scope(self._engine, read_only=True) as session:
                     rows = session.execute(
                         select(
                             Address.number, Address.suffix, Address.street, Address.lon, Address.lat
                         )
                     ).all()
-                    points = [AddressPoint(r[0], r[1], r[2], r[3], r[4]) for r in rows]
-                    self._gazetteer = (version, Gazetteer(points))
+                points = [AddressPoint(r[0], r[1], r[2], r[3], r[4]) for r in rows]
+                self._gazetteer = (version, Gazetteer(points))
             return self._gazetteer[1]
 
     def invalidate(self) -> None:
@@ -96,6 +95,20 @@ class ZoneCatalog:
         with self._lock:
             self._layer = None
             self._gazetteer = None
+            self._versions = None
+
+    def _current_versions(self) -> dict[str, str]:
+        # Asking the database at most every few seconds keeps lookups off the database.
+        if self._versions is None or time.monotonic() - self._checked_at > _RECHECK_SECONDS:
+            with session_scope(self._engine, read_only=True) as session:
+                rows = session.execute(
+                    select(Meta.key, Meta.value).where(
+                        Meta.key.in_([ZONES_VERSION, ADDRESSES_VERSION])
+                    )
+                ).all()
+            self._versions = {ZONES_VERSION: "0", ADDRESSES_VERSION: "0", **dict(rows)}
+            self._checked_at = time.monotonic()
+        return self._versions
 
     def _load_layer(self, session: Session, version: str) -> StoredLayer:
         rows = session.execute(
@@ -191,8 +204,3 @@ def store_addresses(session: Session, points: list[AddressPoint], *, replace: bo
         session.execute(insert(Address), rows[start : start + 5000])
     bump_version(session, ADDRESSES_VERSION)
     return len(rows)
-
-
-def _read_version(session: Session, key: str) -> str:
-    row = session.get(Meta, key)
-    return row.value if row else "0"
