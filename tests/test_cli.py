@@ -201,3 +201,30 @@ def test_demo_runs_in_a_folder_of_its_own(tmp_path: Path) -> None:
     assert "Val-Givré" in result.stdout
     again = _run(["demo", "--dir", str(folder)], tmp_path)
     assert again.returncode == 2 and "not empty" in again.stderr
+
+
+def test_sms_receive_runs_the_webhook_handler(
+    cli_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from alerts.demo.run import DEMO_ADDRESSES
+
+    assert main(["addresses", "import", str(DEMO_ADDRESSES)]) == 0
+    capsys.readouterr()
+    args = ["sms", "receive", "--from", "418 555 0123", "--sid", "SM1", "--json"]
+    assert main([*args, "abonner", "1090", "ch.", "du", "Lac-Doré"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["action"] == "confirm_requested" and "Lac-Doré" in first["reply"]
+    assert main([*args, "abonner", "1090", "ch.", "du", "Lac-Doré"]) == 0  # same sid: no change
+    assert json.loads(capsys.readouterr().out) == first
+    batch = cli_env / "in.jsonl"
+    batch.write_text(
+        '{"from": "4185550123", "body": "OUI", "sid": "SM2"}\n'
+        "not json\n"
+        '{"from": "4185550123", "body": "quartiers", "sid": "SM3"}\n'
+    )
+    assert main(["sms", "receive", "--batch", str(batch)]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["action"] for line in lines] == ["subscribed", "error", "list"]
+    assert main(["subscribers", "show", "4185550123", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["zones"] == ["Lac-Doré"]
+    assert main(["sms", "receive", "--from", "4185550123"]) == 2

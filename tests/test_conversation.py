@@ -378,3 +378,14 @@ def test_numbers_outside_the_region_get_a_clear_answer(city: tuple[Services, Clo
     services, _ = city
     outcome = text(services, "abonner Saint-Roch", "+33 6 12 34 56 78")
     assert outcome.action == "invalid_sender" and "canadiens" in (outcome.reply or "")
+
+
+def test_logs_show_only_the_last_four_digits(
+    city: tuple[Services, Clock], caplog: pytest.LogCaptureFixture
+) -> None:
+    services, _ = city
+    caplog.set_level("DEBUG")
+    text(services, "abonner Saint-Roch", "418 555 0123")
+    text(services, "oui", "418 555 0123")
+    assert "0123" in caplog.text
+    assert "4185550123" not in caplog.text and "555 0123" not in caplog.text

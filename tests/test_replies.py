@@ -1,0 +1,65 @@
+"""Reply templates: every one fits one SMS in both languages, even with long zone names."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from alerts.messages import segment_info
+from alerts.replies import Replies, default_templates
+
+LONG = "Vieux-Québec—Cap-Blanc—Colline parlementaire"
+VALUES = {
+    "zone": LONG,
+    "zones": f"{LONG}, Côte-Blanche",
+    "topics": "déneigement, radar photo",
+    "topic": "déneigement",
+    "keyword": "NEIGE",
+    "choices": "1 Vieux-Limoilou, 2 Vieux-Moulin, 3 Vieux-Québec—Cap-Blanc—Colline parlementaire",
+}
+COMMON = {
+    lang: {"service": "Alertes de quartier", "support": "311", "frequency": "Quelques messages"}
+    for lang in ("fr", "en")
+}
+
+
+def test_both_languages_have_the_same_replies() -> None:
+    templates = default_templates()
+    assert set(templates["fr"]) == set(templates["en"])
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+@pytest.mark.parametrize("name", sorted(default_templates()["fr"]))
+def test_every_reply_is_one_segment(lang: str, name: str) -> None:
+    reply = Replies(COMMON).text(lang, name, **VALUES)  # type: ignore[arg-type]
+    assert segment_info(reply).segments == 1, reply
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+@pytest.mark.parametrize("name", ["help", "info", "opted_out", "ask_place", "confirm", "forgotten"])
+def test_key_replies_are_gsm7_without_any_substitution(lang: str, name: str) -> None:
+    templates = default_templates()[lang]
+    assert segment_info(templates[name].replace("{", "").replace("}", "")).encoding == "GSM-7"
+
+
+def test_operator_overrides_replace_single_templates() -> None:
+    replies = Replies(COMMON, {"fr": {"help": "Aide: {support}."}})
+    assert replies.text("fr", "help") == "Aide: 311."
+    assert "SUBSCRIBE" in replies.text("en", "help")
+
+
+def test_replies_module_is_pure() -> None:
+    tree = ast.parse((Path(__file__).resolve().parents[1] / "alerts" / "replies.py").read_text())
+    imported = {
+        (node.module or "").split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+    } | {
+        alias.name.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    assert imported <= {"__future__", "tomllib", "collections", "pathlib", "alerts"}
