@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from alerts.config import Settings
+from alerts.conversation import InboundSms, handle_inbound, replies_for
 from alerts.layers import import_addresses, import_zones, list_zones
+from alerts.phones import mask_phone
 from alerts.subscribers import add_subscriber
 from alerts.wiring import Services, build
 
@@ -23,6 +26,23 @@ SAMPLE_SUBSCRIBERS = [
     {"phone": "+1 418 555 0104", "zone": "Les Erables", "lang": "en", "topics": "snow"},
     {"phone": "+1 418 555 0105", "address": "25 boul. du Fort", "lang": "fr", "topics": "radar"},
 ]
+
+
+# Two residents text the service; one in French by address, one in English by map link.
+SAMPLE_CONVERSATION = [
+    ("+14185550110", "Bonjour"),
+    ("+14185550110", "ABONNER 1090 ch. du Lac-Doré"),
+    ("+14185550110", "oui"),
+    ("+14185550111", "subscribe https://www.openstreetmap.org/#map=17/47.0395/-71.3220"),
+    ("+14185550111", "YES"),
+    ("+14185550111", "stop radar"),
+    ("+14185550110", "AIDE"),
+]
+_sids = itertools.count(1)
+
+
+def _demo_sid() -> str:
+    return f"SMdemo{next(_sids):026d}"
 
 
 @dataclass
@@ -69,6 +89,15 @@ def run_demo(folder: Path, narrator: Narrator) -> Services:
         how = next(f"{k} {v!r}" for k, v in sample.items() if k in ("zone", "address", "at"))
         zones, topics = ", ".join(view.zones), ", ".join(view.topics)
         narrator.say(f"{view.phone}  {how} -> {zones}  [{view.lang}; {topics}]")
+
+    narrator.step("Residents subscribe by text message (the webhook's conversation)")
+    replies = replies_for(services)
+    for phone, body in SAMPLE_CONVERSATION:
+        outcome = handle_inbound(
+            services, InboundSms(sender=phone, body=body, message_sid=_demo_sid()), replies
+        )
+        narrator.say(f"{mask_phone(phone)} > {body}")
+        narrator.say(f"{'':>12} < {outcome.reply or '(no reply)'}")
 
     narrator.step("Subscribers per neighbourhood")
     for zone in list_zones(services):
