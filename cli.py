@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 import typer
 
+from alerts.commands import alerts as alert_commands
 from alerts.commands import db as db_commands
 from alerts.commands import demo as demo_commands
 from alerts.commands import serve as serve_commands
@@ -45,6 +46,8 @@ app.add_typer(zone_commands.addresses_app, name="addresses")
 app.add_typer(sms_commands.app, name="sms")
 app.command("serve")(serve_commands.serve)
 app.command("demo")(demo_commands.demo)
+for _name in ("send", "status", "cancel", "history", "dispatch"):
+    app.command(_name)(getattr(alert_commands, _name))
 
 
 @app.callback()

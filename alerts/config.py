@@ -19,6 +19,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -234,6 +235,39 @@ class DispatchSettings(_Section):
     backoff_base_seconds: float = Field(default=2.0, gt=0)
     backoff_max_seconds: float = Field(default=600.0, gt=0)
     on_expired_lease: Literal["resend", "mark_unknown"] = "resend"
+    redeliver_attempts: int = Field(default=1, ge=0, le=5)
+    redeliver_delay_seconds: float = Field(default=900.0, ge=0)
+    poll_seconds: float = Field(default=1.0, gt=0, le=60)
+
+
+class TemplatesSettings(_Section):
+    """Operator alert templates: overrides of the defaults and new ones, per language."""
+
+    gsm_only: list[str] = Field(default_factory=list)
+    fr: dict[str, str] = Field(default_factory=dict)
+    en: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("fr", "en")
+    @classmethod
+    def _valid_templates(cls, value: dict[str, str]) -> dict[str, str]:
+        from alerts.composition import check_template
+
+        for name, text in value.items():
+            problem = check_template(name, text)
+            if problem:
+                raise ValueError(problem)
+        return value
+
+    @model_validator(mode="after")
+    def _both_languages(self) -> TemplatesSettings:
+        from alerts.composition import DEFAULT_TEMPLATES
+
+        for lang, other in (("fr", "en"), ("en", "fr")):
+            mine, theirs = getattr(self, lang), getattr(self, other)
+            for name in mine:
+                if name not in theirs and name not in DEFAULT_TEMPLATES[other]:
+                    raise ValueError(f"template {name!r} needs a text in [templates.{other}] too")
+        return self
 
 
 class Settings(_Section):
@@ -248,6 +282,7 @@ class Settings(_Section):
     replies: RepliesSettings = Field(default_factory=RepliesSettings)
     send: SendSettings = Field(default_factory=SendSettings)
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
+    templates: TemplatesSettings = Field(default_factory=TemplatesSettings)
     source: str = Field(default="built-in defaults", exclude=True)
 
     def with_overrides(self, **dotted: Any) -> Settings:

@@ -8,13 +8,17 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
     LargeBinary,
+    String,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -196,6 +200,8 @@ class Alert(SQLModel, table=True):
     created_at: datetime = _when()
     finished_at: datetime | None = _when(nullable=True)
     cancelled_at: datetime | None = _when(nullable=True)
+    # Why the alert stopped early (state "failed"), e.g. the provider refused its text.
+    error: str | None = None
 
 
 class Delivery(SQLModel, table=True):
@@ -204,14 +210,18 @@ class Delivery(SQLModel, table=True):
     __tablename__ = "delivery"
     __table_args__ = (
         UniqueConstraint("alert_id", "subscriber_id", name="uq_delivery_recipient"),
-        Index("ix_delivery_claim", "state", "priority", "next_attempt_at"),
+        # Claims walk this index in order (id last: no sort of a million equal timestamps).
+        Index("ix_delivery_claim", "state", "priority", "next_attempt_at", "id"),
+        # One alert's rows by state: status reports, cancellation, "is it finished?", and the
+        # claims of a worker sending one alert; the unique constraint serves the alert alone.
+        Index("ix_delivery_alert_state", "alert_id", "state", "next_attempt_at", "id"),
     )
 
     id: int | None = Field(
         default=None,
         sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
     )
-    alert_id: int = _fk("alert.id", "CASCADE")
+    alert_id: int = _fk("alert.id", "CASCADE", index=False)
     subscriber_id: int | None = _fk("subscriber.id", "SET NULL", nullable=True)
     zone_id: int | None = _fk("zone.id", "SET NULL", nullable=True, index=False)
     lang: str = Field(default="fr", max_length=2)
@@ -226,6 +236,28 @@ class Delivery(SQLModel, table=True):
     created_at: datetime = _when()
     sent_at: datetime | None = _when(nullable=True)
     finished_at: datetime | None = _when(nullable=True)
+    # The worker holding the row: a reservation while queued, the request while sending.
+    lease_owner: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    # Set when the row may have reached the provider without our knowing (a worker died
+    # mid-request, or a request timed out): a resend may have been a duplicate.
+    uncertain: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
+    )
+    segments: int | None = None  # as billed by the provider
+    # Sends again after an "undelivered" callback with a transient handset code.
+    redeliveries: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default="0")
+    )
+
+
+class RateBucket(SQLModel, table=True):
+    """The shared token bucket of one sender: every worker process draws from it."""
+
+    __tablename__ = "rate_bucket"
+
+    key: str = Field(sa_column=Column(String(64), primary_key=True))
+    tokens: float = Field(sa_column=Column(Float, nullable=False))
+    updated_at: datetime = _when()
 
 
 class InboundMessage(SQLModel, table=True):

@@ -102,6 +102,9 @@ class TwilioGateway:
         assert session is not None  # pool_connections=True (the default) creates one
         session.mount("https://", adapter)
         session.mount("http://", adapter)
+        # Settings are read only by alerts.config: no proxy, CA bundle or .netrc lookups in the
+        # environment on every request (they also cost a quarter of a send's CPU under load).
+        session.trust_env = False
         self._session = session
 
         client = Client(account_sid, auth_token, http_client=http_client)

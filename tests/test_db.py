@@ -25,6 +25,7 @@ EXPECTED_TABLES = {
     "delivery",
     "inbound_message",
     "meta",
+    "rate_bucket",
     "status_event",
     "subscriber",
     "subscription",

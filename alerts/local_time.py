@@ -1,0 +1,59 @@
+"""Wall-clock times typed by operators, in the service's time zone, checked against DST gaps."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from alerts.errors import InvalidInput
+
+
+class BadTime(InvalidInput):
+    """A time that cannot be read, or names no single instant in the service's time zone."""
+
+
+def parse_local_time(text: str, tz: ZoneInfo) -> datetime:
+    """An aware UTC datetime from "2026-12-03 19:00" (local) or one with an explicit offset.
+
+    A local time skipped by the spring DST change, or repeated by the autumn one, is refused
+    unless the text carries its UTC offset ("2026-11-01T01:30-05:00").
+    """
+    cleaned = text.strip()
+    if cleaned.endswith(("Z", "z")):
+        cleaned = cleaned[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(cleaned)
+    except ValueError:
+        raise BadTime(
+            f"cannot read the time {text!r} (example: 2026-12-03 19:00, or with an offset "
+            "2026-12-03T19:00-05:00)"
+        ) from None
+    if parsed.tzinfo is not None:
+        return parsed.astimezone(UTC)
+    earlier = parsed.replace(tzinfo=tz, fold=0)
+    later = parsed.replace(tzinfo=tz, fold=1)
+    if earlier.utcoffset() != later.utcoffset():
+        round_trip = earlier.astimezone(UTC).astimezone(tz).replace(tzinfo=None)
+        if round_trip != parsed:
+            raise BadTime(
+                f"{text.strip()} does not exist in {tz.key} (clocks skip that hour); "
+                "give another time or an explicit UTC offset"
+            )
+        stamp = parsed.isoformat(timespec="minutes")
+        raise BadTime(
+            f"{text.strip()} happens twice in {tz.key} (clocks fall back); give "
+            f"{stamp}{_offset(earlier)} (the first) or {stamp}{_offset(later)} (the second)"
+        )
+    return earlier.astimezone(UTC)
+
+
+def format_local(moment: datetime, tz: ZoneInfo) -> str:
+    """ISO 8601 in the service's time zone with its offset (2026-12-03T19:00:00-05:00)."""
+    return moment.astimezone(tz).isoformat(timespec="seconds")
+
+
+def _offset(moment: datetime) -> str:
+    offset = moment.utcoffset() or timedelta(0)
+    sign = "-" if offset < timedelta(0) else "+"
+    minutes = abs(int(offset.total_seconds())) // 60
+    return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"

@@ -1,0 +1,160 @@
+"""The operator's alert commands: preview, confirm, send, status, cancel, history, dispatch."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from cli import main
+
+
+@pytest.fixture
+def town_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working folder: SQLite database, file gateway, demo zones, three subscribers."""
+    monkeypatch.chdir(tmp_path)
+    for name in list(os.environ):
+        if name.startswith("ALERTS_") and name != "ALERTS_REQUIRE_POSTGRES":
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("ALERTS_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("ALERTS_GATEWAY", "file")
+    monkeypatch.setenv("ALERTS_GATEWAY_FILE", str(tmp_path / "sms.jsonl"))
+    monkeypatch.setenv("ALERTS_DISPATCH_RATE", "10000")
+    (tmp_path / "alerts.toml").write_text("[dispatch]\npoll_seconds = 0.05\n")
+    from alerts.demo.run import DEMO_LAYER
+
+    assert main(["zones", "import", str(DEMO_LAYER)]) == 0
+    assert main(["subscribers", "add", "4185550101", "--zone", "Saint-Éloi"]) == 0
+    assert main(["subscribers", "add", "4185550102", "--zone", "Lac-Doré", "--lang", "en"]) == 0
+    assert (
+        main(["subscribers", "add", "4185550103", "--zone", "Saint-Éloi", "--topics", "radar"]) == 0
+    )
+    return tmp_path
+
+
+def _json(capsys: pytest.CaptureFixture[str], *args: str) -> dict:
+    code = main(list(args))
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    return json.loads(captured.out)
+
+
+SNOW = ["--kind", "snow", "--template", "snow", "--var", "start=2026-12-03T19:00",
+        "--var", "hours=19:00-07:00"]  # fmt: skip
+
+
+def test_send_json_is_one_document_and_the_messages_go_out(
+    town_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    sent = _json(capsys, "send", *SNOW, "--zone", "st-eloi", "--zone", "lac dore", "--json")
+    assert set(sent) >= {
+        "alert_id", "recipients", "by_zone", "segments", "encoding", "estimated_seconds",
+        "scheduled_for",
+    }  # fmt: skip
+    assert sent["recipients"] == 2
+    assert sent["by_zone"] == {"Lac-Doré": 1, "Saint-Éloi": 1}
+    assert sent["segments"] == {"fr": 2, "en": 2}
+    assert sent["encoding"] == {"fr": "GSM-7", "en": "GSM-7"}
+    assert sent["scheduled_for"] is None
+    assert sent["dispatch"]["sent"] == 2
+    lines = (town_dir / "sms.jsonl").read_text().splitlines()
+    assert sorted(json.loads(line)["to"] for line in lines) == ["+14185550101", "+14185550102"]
+    status = _json(capsys, "status", str(sent["alert_id"]), "--json")
+    assert status["state"] == "done"
+    assert set(status) >= {"alert_id", "kind", "state", "deliveries", "by_zone", "errors"}
+    assert set(status["deliveries"]) == {
+        "queued", "sending", "sent", "delivered", "undelivered", "failed", "cancelled",
+        "skipped", "unknown",
+    }  # fmt: skip
+    assert sum(status["deliveries"].values()) == 2
+    history = _json(capsys, "history", "--json")
+    assert [row["alert_id"] for row in history] == [sent["alert_id"]]
+
+
+def test_dry_run_previews_and_queues_nothing(
+    town_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    city = ["--var", "zone=toute la ville", "--var", "zone.en=the whole city"]
+    preview = _json(capsys, "send", *SNOW, *city, "--all", "--dry-run", "--json")
+    assert preview["alert_id"] is None and preview["recipients"] == 2
+    assert preview["text"]["en"].startswith("Neighbourhood Alerts, the whole city: snow removal")
+    assert main(["send", "--kind", "info", "--all", "--message", "Test", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "3 recipient(s)" in out and "GSM-7" in out and "USD" in out
+    assert _json(capsys, "history", "--json") == []
+    assert not (town_dir / "sms.jsonl").exists()
+
+
+def test_scheduled_send_reports_local_time_with_offset(
+    town_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    sent = _json(
+        capsys, "send", *SNOW, "--zone", "Saint-Éloi", "--at", "2099-12-03 19:00", "--json"
+    )
+    assert sent["scheduled_for"] == "2099-12-03T19:00:00-05:00"
+    assert sent["state"] == "scheduled" and sent["dispatch"] is None
+    assert _json(capsys, "status", str(sent["alert_id"]), "--json")["state"] == "scheduled"
+    assert main(["cancel", str(sent["alert_id"])]) == 0
+    assert "cancelled" in capsys.readouterr().out
+
+
+def test_confirmation_is_asked_above_the_threshold(
+    town_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (town_dir / "alerts.toml").write_text("[send]\nconfirm_over = 1\n")
+    monkeypatch.setattr("sys.stdin", io.StringIO("n\n"))
+    capsys.readouterr()
+    assert main(["send", "--kind", "info", "--all", "--message", "Test"]) == 1
+    assert "aborted" in capsys.readouterr().err
+    assert _json(capsys, "history", "--json") == []
+    assert (
+        main(["send", "--kind", "info", "--all", "--message", "Test", "--yes", "--queue-only"]) == 0
+    )
+    assert "queued: 3 recipient(s)" in capsys.readouterr().out
+    report = _json(capsys, "dispatch", "--until-idle", "--json")
+    assert report["sent"] == 3 and report["remaining"] == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "words"),
+    [
+        (["send", "--kind", "snow", "--zone", "Atlantis", "--message", "x"], 1, "no zone named"),
+        (["send", "--kind", "snow", "--zone", "Lac-Doré", "--template", "snow"], 1, "hours, start"),
+        (["send", "--kind", "info", "--all", "--zone", "Lac-Doré", "--message", "x"], 2,
+         "exactly one target"),
+        (["send", "--kind", "info", "--all", "--message", "x", "--at", "2026-03-08 02:30"], 1,
+         "does not exist"),
+        (["send", "--kind", "info", "--all", "--message", "x", "--var", "oops"], 2, "KEY=VALUE"),
+        (["send", "--kind", "info", "--all"], 2, "exactly one message"),
+        (["send", "--kind", "info", "--area", "missing.geojson", "--message", "x"], 1, "--area"),
+        (["status", "999"], 1, "no alert with id 999"),
+        (["cancel", "999"], 1, "no alert with id 999"),
+    ],
+)  # fmt: skip
+def test_errors_are_one_line_and_change_nothing(
+    town_dir: Path, capsys: pytest.CaptureFixture[str], args: list[str], code: int, words: str
+) -> None:
+    capsys.readouterr()
+    assert main(args) == code
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1 and words in captured.err
+    assert _json(capsys, "history", "--json") == []
+
+
+def test_cancel_with_a_correction(town_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    sent = _json(capsys, "send", "--kind", "info", "--all", "--message", "Avis", "--json")
+    result = _json(capsys, "cancel", str(sent["alert_id"]), "--notify", "Avis annulé", "--json")
+    assert result["cancelled"] == 0 and result["correction_recipients"] == 3
+    assert result["dispatch"]["sent"] == 3
+    bodies = [
+        json.loads(line)["body"] for line in (town_dir / "sms.jsonl").read_text().splitlines()
+    ]
+    assert bodies.count("Avis annulé") == 3
