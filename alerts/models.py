@@ -17,6 +17,8 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Table,
+    Unicode,
     UniqueConstraint,
     false,
 )
@@ -286,3 +288,76 @@ class StatusEvent(SQLModel, table=True):
     error_code: str | None = Field(default=None, max_length=16)
     applied: bool = Field(default=False, index=True)
     received_at: datetime = _when()
+
+
+class Operation(SQLModel, table=True):
+    """A planned snow-removal or photo-radar operation whose notices send themselves."""
+
+    __tablename__ = "operation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    # A stable id from the plan it came from (an iCalendar UID, a CSV id), for re-imports.
+    external_id: str | None = Field(default=None, unique=True, max_length=255)
+    kind: str = Field(max_length=8)
+    zone_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    zone_names: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    location: str | None = None
+    lon: float | None = None
+    lat: float | None = None
+    radius_m: float | None = None
+    start_at: datetime = _when(index=True)
+    end_at: datetime = _when()
+    notice_before_s: int = 7200
+    reminder_before_s: int | None = 1800
+    all_clear: bool = True
+    urgent: bool = False
+    status: str = Field(default="planned", max_length=12)
+    fingerprint: str = Field(default="", max_length=64)
+    source: str = Field(default="cli", max_length=255)
+    created_at: datetime = _when()
+    updated_at: datetime = _when()
+
+
+class Recurrence(SQLModel, table=True):
+    """A notice repeated on a wall-clock schedule (a weekly radar round, a daily reminder)."""
+
+    __tablename__ = "recurrence"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=8)
+    # When, in the service time zone: "daily 19:00" or "mon,wed,fri 07:30".
+    schedule: str = Field(max_length=64)
+    request: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="active", max_length=12)
+    created_at: datetime = _when()
+
+
+class Notice(SQLModel, table=True):
+    """One message the clock sends at its time; the scheduler's durable record of it."""
+
+    __tablename__ = "notice"
+
+    id: int | None = Field(default=None, primary_key=True)
+    operation_id: int | None = _fk("operation.id", "CASCADE", nullable=True)
+    recurrence_id: int | None = _fk("recurrence.id", "CASCADE", nullable=True)
+    # The alert it sends: created when it fires, or (kind "alert") queued by `send --at`.
+    alert_id: int | None = _fk("alert.id", "SET NULL", nullable=True)
+    # notice, reminder, all_clear, correction, alert, recurring
+    kind: str = Field(max_length=12)
+    due_at: datetime = _when(index=True)
+    status: str = Field(default="scheduled", index=True, max_length=12)
+    urgent: bool = False
+    detail: str | None = None
+    fired_at: datetime | None = _when(nullable=True)
+    late_seconds: float | None = None
+    created_at: datetime = _when()
+
+
+# APScheduler's job store (its own layout), created by our migrations like every table.
+scheduler_job = Table(
+    "scheduler_job",
+    SQLModel.metadata,
+    Column("id", Unicode(191), primary_key=True),
+    Column("next_run_time", Float(25), index=True),
+    Column("job_state", LargeBinary, nullable=False),
+)

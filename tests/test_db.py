@@ -32,6 +32,10 @@ EXPECTED_TABLES = {
     "suppression",
     "zone",
     "zone_layer",
+    "operation",
+    "recurrence",
+    "notice",
+    "scheduler_job",
 }
 
 
