@@ -12,6 +12,7 @@ import typer
 from alerts.commands import alerts as alert_commands
 from alerts.commands import db as db_commands
 from alerts.commands import demo as demo_commands
+from alerts.commands import operations as operation_commands
 from alerts.commands import serve as serve_commands
 from alerts.commands import sms as sms_commands
 from alerts.commands import subscribers as subscriber_commands
@@ -44,6 +45,8 @@ app.add_typer(subscriber_commands.app, name="subscribers")
 app.add_typer(zone_commands.app, name="zones")
 app.add_typer(zone_commands.addresses_app, name="addresses")
 app.add_typer(sms_commands.app, name="sms")
+app.add_typer(operation_commands.app, name="operations")
+app.add_typer(operation_commands.schedule_app, name="schedule")
 app.command("serve")(serve_commands.serve)
 app.command("demo")(demo_commands.demo)
 for _name in ("send", "status", "cancel", "history", "dispatch"):

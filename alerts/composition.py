@@ -46,6 +46,18 @@ DEFAULT_TEMPLATES: dict[str, dict[str, str]] = {
             "{service}, {place}: surveillance par photoradar prévue {date}. Respectez les "
             "limites de vitesse. ARRET pour vous désabonner."
         ),
+        "snow_cancelled": (
+            "{service}, {zone}: l'opération de déneigement prévue {start} est annulée. Le "
+            "stationnement dans la rue reste permis."
+        ),
+        "snow_moved": (
+            "{service}, {zone}: opération de déneigement reportée. Elle commence {start}; "
+            "stationnement interdit dans la rue {hours}."
+        ),
+        "radar_cancelled": (
+            "{service}, {place}: la surveillance par photoradar prévue {date} est annulée."
+        ),
+        "radar_moved": "{service}, {place}: surveillance par photoradar reportée, {date}.",
         "info": "{service}: {text}",
     },
     "en": {
@@ -62,6 +74,18 @@ DEFAULT_TEMPLATES: dict[str, dict[str, str]] = {
             "{service}, {place}: photo radar speed enforcement planned for {date}. Please "
             "respect the speed limit. STOP to unsubscribe."
         ),
+        "snow_cancelled": (
+            "{service}, {zone}: the snow removal planned for {start} is cancelled. Street "
+            "parking remains allowed."
+        ),
+        "snow_moved": (
+            "{service}, {zone}: snow removal rescheduled. It now starts {start}; no parking "
+            "on the street {hours}."
+        ),
+        "radar_cancelled": (
+            "{service}, {place}: photo radar enforcement planned for {date} is cancelled."
+        ),
+        "radar_moved": "{service}, {place}: photo radar enforcement moved to {date}.",
         "info": "{service}: {text}",
     },
 }

@@ -68,6 +68,14 @@ class ServiceSettings(_Section):
     support_contact: str = "311"
     default_lang: Literal["fr", "en"] = "fr"
     region: str = "CA"
+    # What the public page tells residents to text, and to which number.
+    sms_number: str = ""
+    sms_keyword_fr: str = "ABONNER"
+    sms_keyword_en: str = "SUBSCRIBE"
+    # The CAP <sender>: a globally unique name, such as a domain; empty means public_url's host.
+    cap_sender: str = ""
+    # New alerts are marked as an exercise (CAP status Exercise), for demos and drills.
+    exercise: bool = False
 
     @field_validator("timezone")
     @classmethod
@@ -84,6 +92,22 @@ class ServiceSettings(_Section):
         value = value.strip().rstrip("/")
         if value and not value.startswith(("http://", "https://")):
             raise ValueError(f"must start with http:// or https:// (got {value!r})")
+        return value
+
+    @field_validator("cap_sender")
+    @classmethod
+    def _cap_sender(cls, value: str) -> str:
+        # CAP 1.2 forbids spaces, commas and the XML-reserved < and & in <sender>.
+        if any(char in value for char in " ,<&\t\n"):
+            raise ValueError(f"may not contain spaces, commas, < or & (got {value!r})")
+        return value
+
+    @field_validator("sms_keyword_fr", "sms_keyword_en")
+    @classmethod
+    def _keyword(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("must not be empty")
         return value
 
     @field_validator("region")
@@ -240,6 +264,47 @@ class DispatchSettings(_Section):
     poll_seconds: float = Field(default=1.0, gt=0, le=60)
 
 
+class ScheduleSettings(_Section):
+    """The clock: planned notices, their grace when late, quiet hours, one scheduler."""
+
+    # A notice this late (seconds) is still sent; later it is marked missed and not sent.
+    grace_seconds_snow: int = Field(default=1800, ge=1)
+    grace_seconds_radar: int = Field(default=1800, ge=1)
+    grace_seconds_info: int = Field(default=1800, ge=1)
+    # Non-urgent notices due inside this local window ("22:00-07:00") wait for its end.
+    quiet_hours: str = ""
+    notice_before: str = "2h"
+    reminder_before: str = "30m"
+    all_clear: bool = True
+    # Radar operations reach the zones within this distance of the site.
+    radar_radius_m: float = Field(default=1000.0, gt=0, le=50_000)
+    # How often the scheduler looks for notices written by other processes (the CLI).
+    poll_seconds: float = Field(default=1.0, gt=0, le=30)
+    # How often a process that does not run the scheduler tries to take the role.
+    leader_retry_seconds: float = Field(default=5.0, gt=0, le=30)
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _window(cls, value: str) -> str:
+        from alerts.schedule_rules import parse_window
+
+        if value.strip():
+            parse_window(value)
+        return value.strip()
+
+    @field_validator("notice_before", "reminder_before")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        from alerts.schedule_rules import parse_duration
+
+        parse_duration(value)
+        return value
+
+    def grace(self, kind: str) -> int:
+        """Seconds a notice of this kind may be late and still go out."""
+        return int(getattr(self, f"grace_seconds_{kind}", self.grace_seconds_info))
+
+
 class TemplatesSettings(_Section):
     """Operator alert templates: overrides of the defaults and new ones, per language."""
 
@@ -270,6 +335,17 @@ class TemplatesSettings(_Section):
         return self
 
 
+class WebSettings(_Section):
+    """The public page, the open-data feeds and the metrics endpoint."""
+
+    # /metrics answers loopback clients only (a Prometheus on the same machine).
+    metrics_loopback_only: bool = True
+    # An alert outside a planned operation counts as current for this many hours.
+    alert_hours: float = Field(default=24.0, gt=0, le=24 * 14)
+    # The Atom feed and zone pages keep notices this many days after they end.
+    feed_days: int = Field(default=7, ge=0, le=90)
+
+
 class Settings(_Section):
     """Every setting of the service, validated once at start-up."""
 
@@ -283,6 +359,8 @@ class Settings(_Section):
     send: SendSettings = Field(default_factory=SendSettings)
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
     templates: TemplatesSettings = Field(default_factory=TemplatesSettings)
+    schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
     source: str = Field(default="built-in defaults", exclude=True)
 
     def with_overrides(self, **dotted: Any) -> Settings:

@@ -336,6 +336,8 @@ class Notice(SQLModel, table=True):
     """One message the clock sends at its time; the scheduler's durable record of it."""
 
     __tablename__ = "notice"
+    # A recurring schedule fires once per due time, whichever process runs the scheduler.
+    __table_args__ = (UniqueConstraint("recurrence_id", "due_at", name="uq_notice_recurrence_due"),)
 
     id: int | None = Field(default=None, primary_key=True)
     operation_id: int | None = _fk("operation.id", "CASCADE", nullable=True)

@@ -156,6 +156,17 @@ def _zone_names(session: Any, zone_ids: set[int | None]) -> dict[int, str]:
 
 def queue_alert(services: Services, draft: Draft) -> QueuedAlert:
     """Write the alert and, unless it is scheduled, one queued delivery per recipient."""
+    with services.session() as session:
+        queued = write_alert(services, session, draft)
+    if queued.scheduled_for is not None:
+        from alerts.notices import schedule_alert  # the clock's side: a job at that time
+
+        schedule_alert(services, queued.alert_id, queued.scheduled_for, draft.request.urgent)
+    return queued
+
+
+def write_alert(services: Services, session: Any, draft: Draft) -> QueuedAlert:
+    """The writes of queue_alert, in the caller's transaction (the scheduler's, say)."""
     request = draft.request
     now = services.clock()
     alert = Alert(
@@ -171,12 +182,11 @@ def queue_alert(services: Services, draft: Draft) -> QueuedAlert:
         scheduled_for=draft.scheduled_for,
         created_at=now,
     )
-    with services.session() as session:
-        session.add(alert)
-        session.flush()
-        assert alert.id is not None
-        if draft.scheduled_for is None:
-            _fan_out(services, session, alert, draft.target, now)
+    session.add(alert)
+    session.flush()
+    assert alert.id is not None
+    if draft.scheduled_for is None:
+        _fan_out(services, session, alert, draft.target, now)
     return QueuedAlert(alert.id, alert.state, alert.recipients, alert.scheduled_for)
 
 
@@ -254,16 +264,27 @@ class CancelResult:
 _REACHED = ("sending", "sent", "delivered", "unknown")
 
 
-def cancel_alert(services: Services, alert_id: int, notify: str | None = None) -> CancelResult:
-    """Cancel what is not sent yet; with `notify`, text a correction to those already reached."""
+def cancel_alert(
+    services: Services,
+    alert_id: int,
+    notify: str | MessageSpec | None = None,
+    common: dict[str, dict[str, str]] | None = None,
+) -> CancelResult:
+    """Cancel what is not sent yet; with `notify`, text a correction to those already reached.
+
+    `notify` is one text for every language, or a MessageSpec (a template with its values,
+    which `common` completes per language).
+    """
     settings = services.settings
     now = services.clock()
     correction = None
     if notify is not None:
+        spec = MessageSpec(text=notify) if isinstance(notify, str) else notify
+        templates = {"fr": settings.templates.fr, "en": settings.templates.en}
         correction = compose_alert(
-            MessageSpec(text=notify),
-            Templates(),
-            common={},
+            spec,
+            Templates(templates, settings.templates.gsm_only),
+            common=common or {},
             max_segments=settings.send.max_segments,
         )
     with services.session() as session:

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -14,6 +15,7 @@ from sqlmodel import Session
 from alerts import db
 from alerts.config import Settings
 from alerts.gateway import Gateway
+from alerts.gateway_metrics import instrumented
 from alerts.models import utcnow
 from alerts.online_geocoder import NominatimGeocoder
 from alerts.zone_catalog import ZoneCatalog
@@ -29,6 +31,8 @@ class Services:
     clock: Callable[[], datetime] = utcnow
     gateway_factory: Callable[[Settings], Gateway] | None = None
     online_geocoder: NominatimGeocoder | None = None
+    # The APScheduler instance of this process (running, or store-only): see alerts.scheduler.
+    scheduler: Any = field(default=None, repr=False)
     _gateway: Gateway | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -44,11 +48,14 @@ class Services:
         with self._lock:
             if self._gateway is None:
                 factory = self.gateway_factory or gateway_from_settings
-                self._gateway = factory(self.settings)
+                self._gateway = instrumented(factory(self.settings))
             return self._gateway
 
     def close(self) -> None:
-        """Release the gateway's connections and the database pool."""
+        """Release the scheduler, the gateway's connections and the database pool."""
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
+            self.scheduler = None
         if self._gateway is not None:
             self._gateway.close()
         self.engine.dispose()
@@ -71,7 +78,7 @@ def build(
         zones=ZoneCatalog(engine, settings.zones),
         clock=clock or utcnow,
     )
-    services._gateway = gateway
+    services._gateway = instrumented(gateway) if gateway is not None else None
     if settings.zones.online_geocoder:
         services.online_geocoder = NominatimGeocoder(settings.zones)
     return services

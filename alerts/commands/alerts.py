@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from alerts import alert_reports, sending
+from alerts import alert_reports, recurring, sending
 from alerts.commands.common import JSON_OPTION, console, print_json, services, state
 from alerts.composition import LANGS, MessageSpec, describe_duration, parse_variables
 from alerts.dispatch import DispatchReport, ProgressCallback, run_worker
@@ -40,6 +40,9 @@ def send(
     var: list[str] = typer.Option(None, "--var", help="KEY=VALUE for the template (repeatable)."),
     gsm_only: bool = typer.Option(False, "--gsm-only", help="Replace accents GSM-7 lacks."),
     at: str = typer.Option(None, "--at", help="Send later: local time, 2026-12-03 19:00."),
+    every: str = typer.Option(
+        None, "--every", help='Repeat at local times: "daily 19:00", "mon,wed 07:30".'
+    ),
     urgent: bool = typer.Option(False, "--urgent", help="Ahead of every normal alert."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the preview; queue nothing."),
     yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
@@ -56,6 +59,13 @@ def send(
         at=at,
         urgent=urgent,
     )
+    if every is not None:
+        made = recurring.add_recurrence(wired, request, every)
+        if as_json:
+            print_json(made)
+        else:
+            console.print(f"Recurring alert {made['id']} armed: {made['schedule']}.")
+        return
     draft = sending.prepare_alert(wired, request)
     if not as_json:
         _print_preview(wired, draft)

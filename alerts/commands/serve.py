@@ -1,22 +1,36 @@
-"""`alerts serve`: the web app (Twilio webhooks) under uvicorn."""
+"""`alerts serve`: the web app, the scheduler and dispatch workers, in one process or split."""
 
 from __future__ import annotations
+
+import logging
 
 import typer
 
 from alerts.commands.common import console, services
+from alerts.service_process import Roles, ServiceProcess
 
 
 def serve(
     ctx: typer.Context,
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
     port: int = typer.Option(8000, "--port", help="Port to listen on."),
+    no_web: bool = typer.Option(False, "--no-web", help="Do not serve HTTP."),
+    no_scheduler: bool = typer.Option(False, "--no-scheduler", help="Never run the scheduler."),
+    workers: int = typer.Option(1, "--workers", min=0, help="Dispatch workers (0: none)."),
 ) -> None:
-    """Serve the webhooks (/sms/inbound, /sms/status) and /health."""
-    import uvicorn
-
-    from alerts.web import create_app
-
-    app = create_app(services(ctx))
-    console.print(f"Serving on http://{host}:{port} (webhook: /sms/inbound)")
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    """Serve the webhooks and the public pages, run the scheduler and send the outbox."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # These log every request, job run or migration step at INFO; their warnings suffice.
+    for noisy in ("twilio.http_client", "apscheduler", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    roles = Roles(web=not no_web, scheduler=not no_scheduler, workers=workers, host=host, port=port)
+    wired = services(ctx)
+    parts = [
+        f"web on http://{host}:{port}" if roles.web else None,
+        "scheduler (when it holds the lock)" if roles.scheduler else None,
+        f"{workers} dispatch worker(s)" if workers else None,
+    ]
+    console.print("alerts serve: " + ", ".join(part for part in parts if part))
+    ServiceProcess(wired, roles).run()

@@ -79,7 +79,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['alert_id'], ['alert.id'], ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['operation_id'], ['operation.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['recurrence_id'], ['recurrence.id'], ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id')
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('recurrence_id', 'due_at', name='uq_notice_recurrence_due')
     )
     with op.batch_alter_table('notice', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_notice_alert_id'), ['alert_id'], unique=False)
