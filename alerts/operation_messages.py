@@ -43,11 +43,16 @@ def _minute(moment: datetime) -> str:
 def operation_request(
     operation: Operation, template: str, tz: ZoneInfo, urgent: bool = False
 ) -> AlertRequest:
-    """The alert an operation sends with this template, to its zones."""
+    """The alert an operation sends with this template, to its zones.
+
+    GSM-7 only: a zone name such as "Côte-Blanche" would otherwise turn every notice into
+    UCS-2, doubling its cost and perhaps pushing it past the segment limit at send time.
+    """
     return AlertRequest(
         kind=operation.kind,
         target=TargetSpec(zones=tuple(operation.zone_names)),
         message=MessageSpec(template=template, variables=operation_variables(operation, tz)),
+        gsm_only=True,
         urgent=urgent or operation.urgent,
     )
 

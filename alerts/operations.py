@@ -143,6 +143,7 @@ def _where(
 def add_operation(services: Services, spec: OperationSpec) -> dict[str, Any]:
     """Store an operation and arm its notices; returns it as listed."""
     resolved = resolve_operation(services, spec)
+    check_texts(services, resolved)
     with services.session() as session:
         operation = Operation(created_at=services.clock(), updated_at=services.clock())
         _fill(operation, resolved)
@@ -153,6 +154,20 @@ def add_operation(services: Services, spec: OperationSpec) -> dict[str, Any]:
     arm(services, armed)
     assert operation_id is not None
     return show_operation(services, operation_id)
+
+
+def check_texts(services: Services, resolved: Resolved) -> None:
+    """Compose every notice the operation will send, so a text too long fails now."""
+    from alerts.operation_messages import TEMPLATES, operation_request
+    from alerts.sending import prepare_alert
+
+    probe = Operation()
+    _fill(probe, resolved)
+    for (kind, _), template in TEMPLATES.items():
+        if kind == probe.kind:
+            prepare_alert(
+                services, operation_request(probe, template, services.settings.service.tz)
+            )
 
 
 def _fill(operation: Operation, resolved: Resolved) -> None:
@@ -213,9 +228,13 @@ def _load(session: Session, operation_id: int) -> Operation:
 
 def _drop_pending(session: Session, operation_id: int) -> tuple[list[Notice], list[int]]:
     """Cancel an operation's scheduled notices: (those already sent, the ids cancelled)."""
-    notices = session.execute(
-        select(Notice).where(Notice.operation_id == operation_id).order_by(Notice.due_at)
-    ).scalars().all()
+    notices = (
+        session.execute(
+            select(Notice).where(Notice.operation_id == operation_id).order_by(Notice.due_at)
+        )
+        .scalars()
+        .all()
+    )
     dropped = [n.id for n in notices if n.status == SCHEDULED and n.id is not None]
     session.execute(
         update(Notice)
@@ -272,6 +291,7 @@ def reschedule_operation(
     services: Services, operation_id: int, resolved: Resolved, before: Operation
 ) -> dict[str, Any]:
     """Give an operation new times or places; notices redone, corrections where told."""
+    check_texts(services, resolved)
     with services.session() as session:
         operation = _load(session, operation_id)
         told, dropped = _drop_pending(session, operation_id)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from alerts.config import Settings
 from alerts.conversation import InboundSms, handle_inbound, replies_for
+from alerts.demo.operator_steps import live_operation, send_snow_alert
 from alerts.layers import import_addresses, import_zones, list_zones
 from alerts.phones import mask_phone
 from alerts.subscribers import add_subscriber
@@ -53,16 +54,43 @@ class Narrator:
     say: Callable[[str], None]
 
 
+DEMO_CONFIG = {
+    "database.url": "sqlite:///{folder}/alerts.db",
+    "gateway.kind": "console",
+    "service.name_fr": "Alertes Val-Givré",
+    "service.name_en": "Val-Givré Alerts",
+    "service.exercise": True,  # CAP documents of the demo say status Exercise
+    "dispatch.rate_per_second": 50.0,
+}
+
+
 def demo_settings(folder: Path) -> Settings:
     """Embedded defaults for the demo: SQLite in its folder, the console gateway."""
-    return Settings().with_overrides(
-        **{
-            "database.url": f"sqlite:///{folder / 'alerts.db'}",
-            "gateway.kind": "console",
-            "service.name_fr": "Alertes Val-Givré",
-            "service.name_en": "Val-Givré Alerts",
-        }
+    values = {key: value.format(folder=folder) if isinstance(value, str) else value
+              for key, value in DEMO_CONFIG.items()}  # fmt: skip
+    return Settings().with_overrides(**values)
+
+
+def write_demo_config(folder: Path) -> Path:
+    """The demo's settings as a config file, so `alerts --config` can serve its database."""
+    sections: dict[str, list[str]] = {}
+    for key, value in DEMO_CONFIG.items():
+        section, _, name = key.partition(".")
+        shown = str(value).lower() if isinstance(value, bool) else value
+        text = (
+            f'"{shown.format(folder=folder)}"'
+            if isinstance(shown, str) and not isinstance(value, bool)
+            else shown
+        )
+        sections.setdefault(section, []).append(f"{name} = {text}")
+    path = folder / "alerts.toml"
+    path.write_text(
+        "\n".join(
+            f"[{section}]\n" + "\n".join(lines) + "\n" for section, lines in sections.items()
+        ),
+        encoding="utf-8",
     )
+    return path
 
 
 def run_demo(folder: Path, narrator: Narrator) -> Services:
@@ -102,4 +130,15 @@ def run_demo(folder: Path, narrator: Narrator) -> Services:
     narrator.step("Subscribers per neighbourhood")
     for zone in list_zones(services):
         narrator.say(f"{zone.name:<32} {zone.area_km2:6.2f} km²  {zone.subscribers} subscriber(s)")
+
+    narrator.step("An operator previews and sends a snow-removal alert")
+    send_snow_alert(services, narrator)
+
+    narrator.step("A planned operation: the clock sends notice, reminder and all-clear on time")
+    live_operation(services, narrator)
+
+    config = write_demo_config(folder)
+    narrator.step("The public page, feeds and metrics of this demo")
+    narrator.say(f"run:  alerts --config {config} serve")
+    narrator.say("then open http://127.0.0.1:8000/ (feeds: /alerts.atom, /alerts.geojson)")
     return services
