@@ -377,3 +377,28 @@ def test_a_csv_plan(city: tuple[Services, Clock], tmp_path: Path) -> None:
     assert import_plan(services, plan).added == 2
     assert import_plan(services, plan).unchanged == 2
     assert [op["kind"] for op in list_operations(services)] == ["snow", "radar"]
+
+
+def test_a_recurring_alert_fires_once_per_occurrence(city: tuple[Services, Clock]) -> None:
+    from alerts.recurring import add_recurrence, cancel_recurrence, list_recurrences
+    from alerts.scheduler import fire_recurrence, timer_for
+
+    services, clock = city
+    request = AlertRequest(
+        "radar", TargetSpec(zones=("Saint-Éloi",)), MessageSpec(text="Radar ce soir / tonight")
+    )
+    made = add_recurrence(services, request, "Daily 19:00")
+    assert made["schedule"] == "daily 19:00"
+    assert f"recurrence-{made['id']}" in timer_for(services).job_ids()
+    clock.at("2026-12-03T19:00:01")
+    fire_recurrence(services, made["id"])
+    fire_recurrence(services, made["id"])  # the same occurrence again: nothing more
+    with services.session(read_only=True) as session:
+        fired = session.exec(select(Notice).where(Notice.recurrence_id == made["id"])).all()
+        assert [(n.status, n.due_at) for n in fired] == [
+            ("sent", datetime(2026, 12, 3, 19, 0, tzinfo=TZ).astimezone(UTC))
+        ]
+        assert len(session.exec(select(Alert)).all()) == 1
+    cancel_recurrence(services, made["id"])
+    assert list_recurrences(services)[0]["status"] == "cancelled"
+    assert f"recurrence-{made['id']}" not in timer_for(services).job_ids()
