@@ -216,6 +216,10 @@ def test_a_second_serve_on_sqlite_is_refused(tmp_path: Path) -> None:
         _stop(server)
 
 
+def _logs(folder: Path, servers: dict[str, subprocess.Popen[bytes]]) -> str:
+    return "\n".join(f"--- {name}:\n{(folder / f'{name}.log').read_text()}" for name in servers)
+
+
 def test_two_servers_on_postgres_send_each_notice_once_and_take_over(
     tmp_path: Path, postgres: object
 ) -> None:
@@ -226,9 +230,9 @@ def test_two_servers_on_postgres_send_each_notice_once_and_take_over(
     servers = {"a": _serve(env, tmp_path, "a.log"), "b": _serve(env, tmp_path, "b.log")}
     try:
         first = [_plan_via_cli(env, tmp_path, due_in=3), _plan_via_cli(env, tmp_path, due_in=4)]
-        assert _wait(lambda: _sent_lines(tmp_path) >= 2, 60)
+        assert _wait(lambda: _sent_lines(tmp_path) >= 2, 90), _logs(tmp_path, servers)
         time.sleep(2)
-        assert _sent_lines(tmp_path) == 2  # each notice once, though two processes run
+        assert _sent_lines(tmp_path) == 2, _logs(tmp_path, servers)  # once each, two processes
         assert all(_notice_status(env, tmp_path, n) == "sent" for n in first)
         logs = {name: (tmp_path / f"{name}.log").read_text() for name in servers}
         leader = next(name for name, text in logs.items() if "scheduler started" in text)
@@ -236,7 +240,8 @@ def test_two_servers_on_postgres_send_each_notice_once_and_take_over(
         servers[leader].wait()
         killed_at = time.monotonic()
         later = _plan_via_cli(env, tmp_path, due_in=2)
-        assert _wait(lambda: _notice_status(env, tmp_path, later) == "sent", 45)
+        sent = _wait(lambda: _notice_status(env, tmp_path, later) == "sent", 90)
+        assert sent, _logs(tmp_path, servers)
         took_over = time.monotonic() - killed_at
         print(f"\nscheduler taken over and notice sent {took_over:.1f} s after the kill")
         assert _sent_lines(tmp_path) == 3
