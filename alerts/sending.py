@@ -173,6 +173,7 @@ def write_alert(services: Services, session: Any, draft: Draft) -> QueuedAlert:
         kind=request.kind,
         state="scheduled" if draft.scheduled_for else "queued",
         urgent=request.urgent,
+        exercise=services.settings.service.exercise,
         body_fr=draft.texts.fr.text,
         body_en=draft.texts.en.text,
         target=draft.target.as_json(),

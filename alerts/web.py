@@ -1,4 +1,4 @@
-"""The web app: Twilio's webhooks (/sms/inbound, /sms/status) and /health."""
+"""The web app: Twilio's webhooks (/sms/inbound, /sms/status), /health, and the public routes."""
 
 from __future__ import annotations
 
@@ -82,7 +82,30 @@ def create_app(services: Services) -> FastAPI:
             return Response('{"status":"unavailable"}', 503, media_type="application/json")
         return Response('{"status":"ok"}', media_type="application/json")
 
+    include_public_routes(app, services)
     return app
+
+
+def include_public_routes(app: FastAPI, services: Services) -> None:
+    """The read-only public page, open-data feeds and metrics (see alerts.public_pages)."""
+    from alerts.cap import cap_router
+    from alerts.feeds import feeds_router
+    from alerts.metrics import metrics_router
+    from alerts.public_cache import PublicCache
+    from alerts.public_pages import pages_router
+    from alerts.zone_catalog import NoZoneLayer
+
+    cache = PublicCache(services)
+
+    @app.exception_handler(NoZoneLayer)
+    def no_layer(request: Request, exc: NoZoneLayer) -> Response:
+        # A new install: the public routes have nothing to show until zones are imported.
+        return Response(f"{exc}\n", status_code=503, media_type="text/plain")
+
+    app.include_router(pages_router(services, cache))
+    app.include_router(feeds_router(services, cache))
+    app.include_router(cap_router(services, cache))
+    app.include_router(metrics_router(services))
 
 
 def _answer(services: Services, sms: InboundSms, replies: object) -> Outcome:
