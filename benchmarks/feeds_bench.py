@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,8 @@ from fastapi import FastAPI, Request, Response
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from bench_http import free_port, percentile, wait_until_up  # noqa: E402
 
 ALERTS = 1000
 BARE_ETAG = '"0123456789abcdef0123456789abcdef"'
@@ -64,23 +65,6 @@ def ours_app(url: str) -> FastAPI:
     from alerts.wiring import build
 
     return create_app(build(Settings().with_overrides(**{"database.url": url})))
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_until_up(base: str) -> None:
-    for _ in range(300):
-        try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise SystemExit(f"server at {base} did not start")
 
 
 def prepare_database(folder: Path) -> str:
@@ -150,11 +134,6 @@ async def load(
         await asyncio.gather(*(worker(session) for _ in range(connections)))
         elapsed = time.perf_counter() - started
     return elapsed, latencies, failures
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 def measure(base: str, conditional: bool, total: int, connections: int) -> dict[str, float]:

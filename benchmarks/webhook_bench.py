@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import csv
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,12 +25,13 @@ import time
 from pathlib import Path
 
 import aiohttp
-import httpx
 from fastapi import FastAPI, Request, Response
 from twilio.request_validator import RequestValidator
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from bench_http import free_port, percentile, wait_until_up  # noqa: E402
 
 TOKEN = "bench-token-0123456789abcdef0123"
 PUBLIC = "https://alerts.example.org"
@@ -52,23 +52,6 @@ def bare_app() -> FastAPI:
         return {"status": "ok"}
 
     return app
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_until_up(base: str) -> None:
-    for _ in range(200):
-        try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise SystemExit(f"server at {base} did not start")
 
 
 def prepare_database(folder: Path) -> str:
@@ -133,11 +116,6 @@ async def load(
         await asyncio.gather(*(worker(session) for _ in range(connections)))
         elapsed = time.perf_counter() - started
     return elapsed, latencies, failures
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 def measure(name: str, base: str, total: int, connections: int, offset: int) -> dict[str, float]:
