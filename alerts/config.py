@@ -215,6 +215,8 @@ class SmsSettings(_Section):
     """The SMS conversation with residents."""
 
     max_auto_replies_per_hour: int = Field(default=5, ge=0)
+    # A subscription never confirmed (no OUI/YES) is forgotten after this many days.
+    pending_days: int = Field(default=7, ge=1, le=365)
     message_frequency_fr: str = "quelques messages par hiver"
     message_frequency_en: str = "a few messages per winter"
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -29,11 +30,13 @@ from alerts.leadership import Leadership
 from alerts.models import Notice, Recurrence
 from alerts.notices import fire_notice, mark_missed, pending_notices
 from alerts.schedule_rules import parse_recurrence
+from alerts.subscription_requests import forget_stale_requests
 from alerts.wiring import Services
 
 log = logging.getLogger(__name__)
 JOB_TABLE = "scheduler_job"
 _RECONCILE_EVERY = 30  # ticks between two reconciliations of the job store with the notices
+_HOUSEKEEPING_SECONDS = 3600  # how often unconfirmed subscription requests are forgotten
 
 # The services of the scheduler running in this process: APScheduler stores jobs as textual
 # references to module functions, so the job functions find their services here.
@@ -200,6 +203,7 @@ class ClockRole:
         self.stop = stop
         self.scheduler: BackgroundScheduler | None = None
         self._ticks = 0
+        self._housekept_at: float | None = None
 
     @property
     def leading(self) -> bool:
@@ -257,6 +261,15 @@ class ClockRole:
         self._ticks += 1
         if self._ticks % _RECONCILE_EVERY == 0:
             self.reconcile()
+        due = (
+            self._housekept_at is None
+            or time.monotonic() - self._housekept_at > _HOUSEKEEPING_SECONDS
+        )
+        if due:
+            self._housekept_at = time.monotonic()
+            forgotten = forget_stale_requests(self.services)
+            if forgotten:
+                log.info("forgot %d subscription request(s) never confirmed", forgotten)
 
     def reconcile(self) -> None:
         """Give every scheduled notice and active recurrence its job, if it has none."""

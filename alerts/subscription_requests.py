@@ -7,13 +7,15 @@ The state between two messages lives in the subscriber's `pending_state`:
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, insert, update
+from sqlalchemy import delete, insert, select, update
 
 from alerts import store
 from alerts.models import ACTIVE, PENDING, Subscriber, Subscription
 from alerts.places import resolve
+from alerts.wiring import Services
 from zones.errors import PlaceNotFound, ZoneError
 from zones.geocode import PlaceMatch
 
@@ -225,3 +227,40 @@ class SubscriptionRequests:
         subscriber = self.turn.subscriber
         state = subscriber.pending_state if subscriber is not None else None
         return state if state and state.get("kind") == kind else None
+
+
+def forget_stale_requests(services: Services) -> int:
+    """Delete subscription requests never confirmed within `sms.pending_days`; returns them.
+
+    A number that holds nothing else (never confirmed, not opted out) is deleted with its
+    messages; an opt-out's suppression record is never touched.
+    """
+    cutoff = services.clock() - timedelta(days=services.settings.sms.pending_days)
+    with services.session() as session:
+        stale = session.execute(
+            select(Subscription.id, Subscription.subscriber_id).where(
+                Subscription.status == PENDING, Subscription.created_at < cutoff
+            )
+        ).all()
+        if stale:
+            session.execute(delete(Subscription).where(Subscription.id.in_([r[0] for r in stale])))
+            # The question their OUI would answer no longer stands.
+            session.execute(
+                update(Subscriber)
+                .where(Subscriber.id.in_(sorted({r[1] for r in stale})))
+                .values(pending_state=None)
+            )
+        strangers = (
+            session.execute(
+                select(Subscriber).where(
+                    Subscriber.status == PENDING,
+                    Subscriber.updated_at < cutoff,
+                    ~Subscriber.id.in_(select(Subscription.subscriber_id)),
+                )
+            )
+            .scalars()
+            .all()
+        )
+        for subscriber in strangers:
+            store.delete_personal_data(session, subscriber)
+    return len(stale)

@@ -389,3 +389,21 @@ def test_logs_show_only_the_last_four_digits(
     text(services, "oui", "418 555 0123")
     assert "0123" in caplog.text
     assert "4185550123" not in caplog.text and "555 0123" not in caplog.text
+
+
+def test_requests_never_confirmed_are_forgotten(city: tuple[Services, Clock]) -> None:
+    from alerts.subscription_requests import forget_stale_requests
+
+    services, clock = city
+    text(services, "abonner Saint-Roch", "4185550111")  # a stranger who never answers
+    text(services, "abonner Saint-Roch", "4185550112")
+    text(services, "oui", "4185550112")
+    text(services, "abonner Sillery", "4185550112")  # a second zone, never confirmed
+    text(services, "STOP", "4185550113")
+    clock.now += timedelta(days=8)
+    assert forget_stale_requests(services) == 2
+    with pytest.raises(NotFound):
+        state(services, "4185550111")
+    assert state(services, "4185550112").zones == ["Saint-Roch"]
+    assert state(services, "4185550113").status == "opted_out"
+    assert text(services, "oui", "4185550112").action == "nothing_pending"
