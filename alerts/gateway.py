@@ -130,13 +130,14 @@ class ConsoleGateway:
     name = "console"
 
     def __init__(self, stream: TextIO | None = None) -> None:
-        # Resolve sys.stdout at call time so pytest's capture and redirections are honoured.
+        # stderr, so a command's --json output on stdout stays one JSON document; resolved at
+        # call time so pytest's capture and redirections are honoured.
         self._stream = stream
         self._lock = threading.Lock()
 
     def send(self, message: OutgoingSms) -> SendReceipt:
         """Print the message with the number masked."""
-        stream = self._stream if self._stream is not None else sys.stdout
+        stream = self._stream if self._stream is not None else sys.stderr
         ref = f" [{message.reference}]" if message.reference else ""
         # One message, one line: escape newlines so output stays greppable.
         body = message.body.replace("\r", "\\r").replace("\n", "\\n")

@@ -158,3 +158,22 @@ def test_cancel_with_a_correction(town_dir: Path, capsys: pytest.CaptureFixture[
         json.loads(line)["body"] for line in (town_dir / "sms.jsonl").read_text().splitlines()
     ]
     assert bodies.count("Avis annulé") == 3
+
+
+def test_send_json_with_the_console_gateway_is_one_document(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from alerts.demo.run import DEMO_LAYER
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ALERTS_DATABASE_URL", f"sqlite:///{tmp_path / 'c.db'}")
+    monkeypatch.setenv("ALERTS_GATEWAY", "console")
+    monkeypatch.setenv("ALERTS_DISPATCH_RATE", "100")
+    assert main(["zones", "import", str(DEMO_LAYER)]) == 0
+    assert main(["subscribers", "add", "4185550123", "--zone", "Lac-Doré"]) == 0
+    capsys.readouterr()
+    args = ["send", "--kind", "info", "--zone", "Lac-Doré", "--message", "Test", "--json"]
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["recipients"] == 1
+    assert "SMS to +1******0123" in captured.err

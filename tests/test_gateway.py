@@ -102,9 +102,11 @@ def test_console_gateway_prints_one_masked_line() -> None:
     assert receipt.status == "sent"
 
 
-def test_console_gateway_defaults_to_stdout(capsys: pytest.CaptureFixture[str]) -> None:
+def test_console_gateway_defaults_to_stderr(capsys: pytest.CaptureFixture[str]) -> None:
     ConsoleGateway().send(OutgoingSms("+14185550123", "Radar photo demain"))
-    assert capsys.readouterr().out == "SMS to +1******0123: Radar photo demain\n"
+    captured = capsys.readouterr()
+    assert captured.err == "SMS to +1******0123: Radar photo demain\n"
+    assert captured.out == ""  # stdout stays free for a command's --json document
 
 
 def test_file_gateway_writes_whole_json_lines_from_many_threads(tmp_path: Path) -> None:
