@@ -199,8 +199,46 @@ def test_demo_runs_in_a_folder_of_its_own(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert (folder / "alerts.db").is_file()
     assert "Val-Givré" in result.stdout
+    for step in ("by text message", "snow-removal alert", "clock sends", "public page"):
+        assert step in result.stdout, step
+    assert "SMS to +1******0110" in result.stderr  # the console gateway's messages
     again = _run(["demo", "--dir", str(folder)], tmp_path)
     assert again.returncode == 2 and "not empty" in again.stderr
+    _the_printed_address_shows_the_town(folder, result.stdout, tmp_path)
+
+
+def _the_printed_address_shows_the_town(folder: Path, printed: str, cwd: Path) -> None:
+    """The newcomer runs the `alerts --config ... serve` line the demo printed."""
+    import shlex
+    import socket
+    import time
+
+    import httpx
+
+    line = next(text for text in printed.splitlines() if "serve" in text and "--config" in text)
+    args = shlex.split(line.split("run:", 1)[1])[1:]  # drop the leading "alerts"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ALERTS_")}
+    server = subprocess.Popen(
+        [sys.executable, str(REPO / "cli.py"), *args, "--port", str(port)],
+        env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        page = ""
+        for _ in range(100):
+            try:
+                page = httpx.get(f"http://127.0.0.1:{port}/", timeout=2).text
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert "Lac-Doré" in page and "Côte-Blanche" in page and "Déneigement" in page
+        for digits in ("5550101", "5550103", "5550110", "5550111"):
+            assert digits not in page  # no subscriber's number on a public page
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def test_sms_receive_runs_the_webhook_handler(
