@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from alerts.local_time import format_local
 from alerts.models import Alert, Delivery, Zone
@@ -28,19 +29,19 @@ def alert_status(services: Services, alert_id: int) -> dict[str, Any]:
             raise AlertNotFound(alert_id)
         counts = count_by_state(session, alert_id)
         zone_rows = session.execute(
-            select(Zone.name, Delivery.state, func.count())
+            select(col(Zone.name), col(Delivery.state), func.count())
             .select_from(Delivery)
-            .join(Zone, Zone.id == Delivery.zone_id, isouter=True)
-            .where(Delivery.alert_id == alert_id)
-            .group_by(Zone.name, Delivery.state)
+            .join(Zone, col(Zone.id) == Delivery.zone_id, isouter=True)
+            .where(col(Delivery.alert_id) == alert_id)
+            .group_by(col(Zone.name), col(Delivery.state))
         ).all()
         error_rows = session.execute(
-            select(Delivery.error_code, func.count())
-            .where(Delivery.alert_id == alert_id, Delivery.error_code.is_not(None))
-            .group_by(Delivery.error_code)
+            select(col(Delivery.error_code), func.count())
+            .where(col(Delivery.alert_id) == alert_id, col(Delivery.error_code).is_not(None))
+            .group_by(col(Delivery.error_code))
         ).all()
         uncertain = session.execute(
-            select(func.count()).where(Delivery.alert_id == alert_id, Delivery.uncertain)
+            select(func.count()).where(col(Delivery.alert_id) == alert_id, col(Delivery.uncertain))
         ).scalar_one()
     by_zone: dict[str, dict[str, int]] = {}
     for name, state, count in sorted(zone_rows, key=lambda row: (row[0] or "", row[1])):
@@ -70,15 +71,15 @@ def alert_history(services: Services, limit: int = 20) -> list[dict[str, Any]]:
     tz = services.settings.service.tz
     with services.session(read_only=True) as session:
         alerts = list(
-            session.execute(select(Alert).order_by(Alert.id.desc()).limit(limit)).scalars()
+            session.execute(select(Alert).order_by(col(Alert.id).desc()).limit(limit)).scalars()
         )
         ids = [alert.id for alert in alerts]
         counts: dict[int, dict[str, int]] = {}
         if ids:
             rows = session.execute(
-                select(Delivery.alert_id, Delivery.state, func.count())
-                .where(Delivery.alert_id.in_(ids))
-                .group_by(Delivery.alert_id, Delivery.state)
+                select(col(Delivery.alert_id), col(Delivery.state), func.count())
+                .where(col(Delivery.alert_id).in_(ids))
+                .group_by(col(Delivery.alert_id), col(Delivery.state))
             ).all()
             for alert_id, state, count in rows:
                 counts.setdefault(alert_id, {})[state] = count

@@ -14,7 +14,7 @@ from functools import cached_property
 
 from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from alerts import keywords, store
 from alerts.errors import InvalidPhone
@@ -174,7 +174,9 @@ class _Turn:
             case keywords.Subscribe(place=place):
                 if not place:
                     return Outcome(self.say("ask_place"), "ask_place")
-                return self.requests.ask(place, strict=True)
+                asked = self.requests.ask(place, strict=True)
+                assert asked is not None  # strict: a place not found is answered, not None
+                return asked
             case keywords.Yes():
                 return self.yes()
             case keywords.No():
@@ -299,9 +301,9 @@ class _Turn:
             select(func.count())
             .select_from(InboundMessage)
             .where(
-                InboundMessage.from_phone == self.phone,
-                InboundMessage.action == AUTO_HELP,
-                InboundMessage.received_at >= since,
+                col(InboundMessage.from_phone) == self.phone,
+                col(InboundMessage.action) == AUTO_HELP,
+                col(InboundMessage.received_at) >= since,
             )
         ).scalar_one()
         if sent >= limit:

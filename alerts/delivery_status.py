@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import false, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from alerts import store
 from alerts.config import Settings
@@ -57,7 +57,7 @@ def record_status(
         session.add(event)
         session.flush()
         delivery = session.execute(
-            select(Delivery).where(Delivery.provider_id == event.message_sid).with_for_update()
+            select(Delivery).where(col(Delivery.provider_id) == event.message_sid).with_for_update()
         ).scalar_one_or_none()
         if delivery is None:
             return None
@@ -102,7 +102,7 @@ def _act_on_code(
         delivery.provider_id, delivery.lease_owner, delivery.lease_until = None, None, None
         session.execute(
             update(Alert)
-            .where(Alert.id == delivery.alert_id, Alert.state == "done")
+            .where(col(Alert.id) == delivery.alert_id, col(Alert.state) == "done")
             .values(state="sending", finished_at=None)
         )
 
@@ -111,7 +111,7 @@ def _may_redeliver(session: Session, settings: Settings, delivery: Delivery) -> 
     if delivery.redeliveries >= settings.dispatch.redeliver_attempts:
         return False
     alert_state = session.execute(
-        select(Alert.state).where(Alert.id == delivery.alert_id)
+        select(col(Alert.state)).where(col(Alert.id) == delivery.alert_id)
     ).scalar_one_or_none()
     return alert_state in ("queued", "sending", "done")
 
@@ -135,12 +135,12 @@ def apply_pending_status_events(services: Services, limit: int = 1000) -> int:
     with services.session() as session:
         rows = session.execute(
             select(StatusEvent, Delivery)
-            .join(Delivery, Delivery.provider_id == StatusEvent.message_sid)
+            .join(Delivery, col(Delivery.provider_id) == StatusEvent.message_sid)
             .where(
-                StatusEvent.applied == false(),
-                StatusEvent.received_at > now - timedelta(seconds=_PENDING_FOR),
+                col(StatusEvent.applied) == false(),
+                col(StatusEvent.received_at) > now - timedelta(seconds=_PENDING_FOR),
             )
-            .order_by(StatusEvent.id)
+            .order_by(col(StatusEvent.id))
             .limit(limit)
         ).all()
         for event, delivery in rows:

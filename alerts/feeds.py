@@ -12,6 +12,7 @@ from lxml import etree
 from markupsafe import escape
 from shapely.geometry import mapping
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from alerts.alert_areas import simplified, simplified_layer, target_shape
 from alerts.local_time import format_local
@@ -149,10 +150,13 @@ def subscriber_counts(services: Services) -> dict[int, int]:
     """Active subscribers per zone id (each counted once per zone)."""
     with services.session(read_only=True) as session:
         rows = session.execute(
-            select(Subscription.zone_id, func.count(func.distinct(Subscription.subscriber_id)))
-            .join(Subscriber, Subscriber.id == Subscription.subscriber_id)
-            .where(Subscriber.status == ACTIVE, Subscription.status == ACTIVE)
-            .group_by(Subscription.zone_id)
+            select(
+                col(Subscription.zone_id),
+                func.count(func.distinct(col(Subscription.subscriber_id))),
+            )
+            .join(Subscriber, col(Subscriber.id) == Subscription.subscriber_id)
+            .where(col(Subscriber.status) == ACTIVE, col(Subscription.status) == ACTIVE)
+            .group_by(col(Subscription.zone_id))
         ).all()
     return {zone_id: count for zone_id, count in rows if zone_id is not None}
 

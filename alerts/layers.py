@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from sqlalchemy import delete, func, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from alerts.errors import UsageError
 from alerts.models import Address, Subscription, Zone
@@ -78,11 +79,11 @@ def import_zones(
             raise UsageError("a zone layer is already imported; use --replace to swap it")
         before = session.execute(
             select(
-                Subscription.id,
-                Subscription.subscriber_id,
-                Subscription.zone_id,
-                Subscription.lon,
-                Subscription.lat,
+                col(Subscription.id),
+                col(Subscription.subscriber_id),
+                col(Subscription.zone_id),
+                col(Subscription.lon),
+                col(Subscription.lat),
             )
         ).all()
         swap = store_layer(session, layer, str(source))
@@ -99,7 +100,7 @@ def import_zones(
     )
 
 
-def _rematch(session: Session, layer: ZoneLayer, swap: LayerSwap, rows: list[Any]) -> Rematch:
+def _rematch(session: Session, layer: ZoneLayer, swap: LayerSwap, rows: Sequence[Any]) -> Rematch:
     """Move subscriptions with a stored point to the zone that now contains it."""
     removed = set(swap.removed_ids)
     pointed = [r for r in rows if r.lon is not None and r.lat is not None]
@@ -130,17 +131,17 @@ def _rematch(session: Session, layer: ZoneLayer, swap: LayerSwap, rows: list[Any
             counts["outside"] += 1
             strays.add(row.subscriber_id)
             session.execute(
-                update(Subscription).where(Subscription.id == row.id).values(zone_id=None)
+                update(Subscription).where(col(Subscription.id) == row.id).values(zone_id=None)
             )
         elif (row.subscriber_id, target) in held:
             counts["merged"] += 1  # the subscriber already has that zone: one row is enough
-            session.execute(delete(Subscription).where(Subscription.id == row.id))
+            session.execute(delete(Subscription).where(col(Subscription.id) == row.id))
         else:
             counts["moved"] += 1
             movers.add(row.subscriber_id)
             held.add((row.subscriber_id, target))
             session.execute(
-                update(Subscription).where(Subscription.id == row.id).values(zone_id=target)
+                update(Subscription).where(col(Subscription.id) == row.id).values(zone_id=target)
             )
     return Rematch(
         **counts,
@@ -176,12 +177,15 @@ def list_zones(services: Services) -> list[ZoneSummary]:
             zone_id: count
             for zone_id, count in session.execute(
                 select(
-                    Subscription.zone_id, func.count(func.distinct(Subscription.subscriber_id))
-                ).group_by(Subscription.zone_id)
+                    col(Subscription.zone_id),
+                    func.count(func.distinct(col(Subscription.subscriber_id))),
+                ).group_by(col(Subscription.zone_id))
             )
         }
         rows = session.execute(
-            select(Zone.id, Zone.name, Zone.slug, Zone.area_km2).order_by(Zone.position, Zone.id)
+            select(col(Zone.id), col(Zone.name), col(Zone.slug), col(Zone.area_km2)).order_by(
+                col(Zone.position), col(Zone.id)
+            )
         ).all()
     return [ZoneSummary(name, slug, area, counts.get(zid, 0)) for zid, name, slug, area in rows]
 

@@ -17,6 +17,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 from sqlalchemy import case, func, select
+from sqlmodel import col
 
 from alerts.gateway_metrics import GATEWAY_LATENCY
 from alerts.models import Alert, Delivery, InboundMessage, Notice
@@ -49,26 +50,30 @@ class DatabaseCollector(Collector):
         now = self.services.clock()
         with self.services.session(read_only=True) as session:
             inbound = session.execute(
-                select(InboundMessage.action, func.count()).group_by(InboundMessage.action)
+                select(col(InboundMessage.action), func.count()).group_by(
+                    col(InboundMessage.action)
+                )
             ).all()
             deliveries = session.execute(
-                select(Delivery.state, func.count()).group_by(Delivery.state)
+                select(col(Delivery.state), func.count()).group_by(col(Delivery.state))
             ).all()
-            due = case((Delivery.next_attempt_at > now, "later"), else_="due")
+            due = case((col(Delivery.next_attempt_at) > now, "later"), else_="due")
             queue = session.execute(
-                select(due, func.count()).where(Delivery.state == "queued").group_by(due)
+                select(due, func.count()).where(col(Delivery.state) == "queued").group_by(due)
             ).all()
-            alerts = session.execute(select(Alert.state, func.count()).group_by(Alert.state)).all()
+            alerts = session.execute(
+                select(col(Alert.state), func.count()).group_by(col(Alert.state))
+            ).all()
             # Each attempt after the first is a retry; a redelivery is one more.
-            extra_attempts = case((Delivery.attempts > 1, Delivery.attempts - 1), else_=0)
+            extra_attempts = case((col(Delivery.attempts) > 1, col(Delivery.attempts) - 1), else_=0)
             retries = session.execute(
                 select(
                     func.coalesce(func.sum(extra_attempts), 0)
-                    + func.coalesce(func.sum(Delivery.redeliveries), 0)
+                    + func.coalesce(func.sum(col(Delivery.redeliveries)), 0)
                 )
             ).scalar_one()
             missed = session.execute(
-                select(func.count()).select_from(Notice).where(Notice.status == "missed")
+                select(func.count()).select_from(Notice).where(col(Notice.status) == "missed")
             ).scalar_one()
 
         family = CounterMetricFamily(

@@ -13,8 +13,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
+from alerts.db import rowcount
 from alerts.errors import NotFound, UsageError
 from alerts.local_time import format_local
 from alerts.models import Alert, Notice, Operation, Recurrence
@@ -64,7 +65,9 @@ def schedule_alert(services: Services, alert_id: int, due_at: datetime, urgent: 
         session.flush()
         assert notice.id is not None
         if due != due_at:
-            session.execute(update(Alert).where(Alert.id == alert_id).values(scheduled_for=due))
+            session.execute(
+                update(Alert).where(col(Alert.id) == alert_id).values(scheduled_for=due)
+            )
         armed = (
             notice.id,
             due,
@@ -127,7 +130,7 @@ def fire_notice(services: Services, notice_id: int) -> Firing:
             return Firing(notice_id, "skipped")
         queued = write_alert(services, session, draft)
         session.execute(
-            update(Notice).where(Notice.id == notice_id).values(alert_id=queued.alert_id)
+            update(Notice).where(col(Notice.id) == notice_id).values(alert_id=queued.alert_id)
         )
     log.info("notice %s sent as alert %s, %.2f s after its time", notice_id, queued.alert_id, late)
     return Firing(notice_id, SENT, queued.alert_id, late)
@@ -152,25 +155,27 @@ def _release(
 def _claim(session: Session, notice_id: int, now: datetime, late: float) -> bool:
     claimed = session.execute(
         update(Notice)
-        .where(Notice.id == notice_id, Notice.status == SCHEDULED)
+        .where(col(Notice.id) == notice_id, col(Notice.status) == SCHEDULED)
         .values(status=SENT, fired_at=now, late_seconds=max(late, 0.0))
     )
-    return claimed.rowcount == 1
+    return rowcount(claimed) == 1
 
 
 def mark_missed(services: Services, notice_id: int, why: str) -> bool:
     """A notice too late to be useful: marked missed, logged, never sent."""
     with services.session() as session:
-        changed = session.execute(
-            update(Notice)
-            .where(Notice.id == notice_id, Notice.status == SCHEDULED)
-            .values(status=MISSED, detail=why)
-        ).rowcount
+        changed = rowcount(
+            session.execute(
+                update(Notice)
+                .where(col(Notice.id) == notice_id, col(Notice.status) == SCHEDULED)
+                .values(status=MISSED, detail=why)
+            )
+        )
         notice = session.get(Notice, notice_id)
         if changed and notice is not None and notice.kind == "alert" and notice.alert_id:
             session.execute(
                 update(Alert)
-                .where(Alert.id == notice.alert_id, Alert.state == "scheduled")
+                .where(col(Alert.id) == notice.alert_id, col(Alert.state) == "scheduled")
                 .values(state="cancelled", cancelled_at=services.clock(), error=f"missed: {why}")
             )
     if changed:
@@ -193,7 +198,7 @@ def cancel_notice(services: Services, notice_id: int) -> None:
         if notice.kind == "alert" and notice.alert_id:
             session.execute(
                 update(Alert)
-                .where(Alert.id == notice.alert_id, Alert.state == "scheduled")
+                .where(col(Alert.id) == notice.alert_id, col(Alert.state) == "scheduled")
                 .values(state="cancelled", cancelled_at=services.clock())
             )
     timer_for(services).remove_notice(notice_id)
@@ -220,8 +225,8 @@ def list_notices(services: Services, *, days_back: int = 7) -> list[dict[str, An
     with services.session(read_only=True) as session:
         rows = session.execute(
             select(Notice)
-            .where((Notice.status == SCHEDULED) | (Notice.due_at >= since))
-            .order_by(Notice.due_at, Notice.id)
+            .where((col(Notice.status) == SCHEDULED) | (col(Notice.due_at) >= since))
+            .order_by(col(Notice.due_at), col(Notice.id))
         ).scalars()
         return [notice_dict(notice, services.settings.service.tz) for notice in rows]
 
@@ -229,7 +234,7 @@ def list_notices(services: Services, *, days_back: int = 7) -> list[dict[str, An
 def pending_notices(services: Services) -> list[tuple[int, datetime, int]]:
     """Every scheduled notice with its grace: what the job store must hold."""
     with services.session(read_only=True) as session:
-        notices = session.execute(select(Notice).where(Notice.status == SCHEDULED)).scalars()
+        notices = session.execute(select(Notice).where(col(Notice.status) == SCHEDULED)).scalars()
         return [
             (n.id, n.due_at, services.settings.schedule.grace(alert_kind(session, n)))
             for n in notices

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from alerts.composition import MessageSpec, join_names
 from alerts.errors import InvalidInput, NotFound, UsageError
@@ -145,7 +145,9 @@ def add_operation(services: Services, spec: OperationSpec) -> dict[str, Any]:
     resolved = resolve_operation(services, spec)
     check_texts(services, resolved)
     with services.session() as session:
-        operation = Operation(created_at=services.clock(), updated_at=services.clock())
+        operation = Operation(
+            kind=resolved.spec.kind, created_at=services.clock(), updated_at=services.clock()
+        )
         _fill(operation, resolved)
         session.add(operation)
         session.flush()
@@ -161,7 +163,7 @@ def check_texts(services: Services, resolved: Resolved) -> None:
     from alerts.operation_messages import TEMPLATES, operation_request
     from alerts.sending import prepare_alert
 
-    probe = Operation()
+    probe = Operation(kind=resolved.spec.kind)
     _fill(probe, resolved)
     for (kind, _), template in TEMPLATES.items():
         if kind == probe.kind:
@@ -230,7 +232,9 @@ def _drop_pending(session: Session, operation_id: int) -> tuple[list[Notice], li
     """Cancel an operation's scheduled notices: (those already sent, the ids cancelled)."""
     notices = (
         session.execute(
-            select(Notice).where(Notice.operation_id == operation_id).order_by(Notice.due_at)
+            select(Notice)
+            .where(col(Notice.operation_id) == operation_id)
+            .order_by(col(Notice.due_at))
         )
         .scalars()
         .all()
@@ -238,7 +242,7 @@ def _drop_pending(session: Session, operation_id: int) -> tuple[list[Notice], li
     dropped = [n.id for n in notices if n.status == SCHEDULED and n.id is not None]
     session.execute(
         update(Notice)
-        .where(Notice.operation_id == operation_id, Notice.status == SCHEDULED)
+        .where(col(Notice.operation_id) == operation_id, col(Notice.status) == SCHEDULED)
         .values(status=CANCELLED, detail="operation changed")
     )
     told = [n for n in notices if n.status == SENT and n.kind in ("notice", "reminder")]
@@ -347,7 +351,9 @@ def operation_dict(services: Services, session: Session, operation: Operation) -
         elif operation.start_at <= now:
             status = "in_progress"
     notices = session.execute(
-        select(Notice).where(Notice.operation_id == operation.id).order_by(Notice.due_at, Notice.id)
+        select(Notice)
+        .where(col(Notice.operation_id) == operation.id)
+        .order_by(col(Notice.due_at), col(Notice.id))
     ).scalars()
     return {
         "id": operation.id,
@@ -375,6 +381,6 @@ def list_operations(services: Services) -> list[dict[str, Any]]:
     """Every operation, soonest first."""
     with services.session(read_only=True) as session:
         operations = session.execute(
-            select(Operation).order_by(Operation.start_at, Operation.id)
+            select(Operation).order_by(col(Operation.start_at), col(Operation.id))
         ).scalars()
         return [operation_dict(services, session, operation) for operation in operations]

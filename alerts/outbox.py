@@ -26,7 +26,7 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from alerts.models import (
     ACTIVE,
@@ -110,7 +110,7 @@ class Outbox:
         if fresh:
             self._load_bodies(session, fresh)
             session.execute(
-                update(Alert).where(Alert.id.in_(fresh), Alert.state == "queued")
+                update(Alert).where(col(Alert.id).in_(fresh), col(Alert.state) == "queued")
                 .values(state="sending")
             )  # fmt: skip
         jobs = []
@@ -126,7 +126,7 @@ class Outbox:
         return jobs
 
     def _load_bodies(self, session: Session, alert_ids: set[int]) -> None:
-        for alert in session.execute(select(Alert).where(Alert.id.in_(alert_ids))).scalars():
+        for alert in session.execute(select(Alert).where(col(Alert.id).in_(alert_ids))).scalars():
             assert alert.id is not None
             self._bodies[alert.id] = (
                 {"fr": alert.body_fr, "en": alert.body_en},
@@ -137,34 +137,35 @@ class Outbox:
         """Say why each skipped row was skipped (rare: the operator reads it in reports)."""
         rows = session.execute(
             select(
-                Delivery.id,
-                Delivery.zone_id,
-                Subscriber.status,
-                Subscriber.topic_snow,
-                Subscriber.topic_radar,
-                Suppression.id,
-                Alert.kind,
-                Subscription.id,
+                col(Delivery.id),
+                col(Delivery.zone_id),
+                col(Subscriber.status),
+                col(Subscriber.topic_snow),
+                col(Subscriber.topic_radar),
+                col(Suppression.id),
+                col(Alert.kind),
+                col(Subscription.id),
             )
             .select_from(Delivery)
-            .join(Alert, Alert.id == Delivery.alert_id)
-            .join(Subscriber, Subscriber.id == Delivery.subscriber_id, isouter=True)
-            .join(Suppression, Suppression.phone == Subscriber.phone, isouter=True)
+            .join(Alert, col(Alert.id) == Delivery.alert_id)
+            .join(Subscriber, col(Subscriber.id) == Delivery.subscriber_id, isouter=True)
+            .join(Suppression, col(Suppression.phone) == Subscriber.phone, isouter=True)
             .join(
                 Subscription,
                 and_(
-                    Subscription.subscriber_id == Delivery.subscriber_id,
-                    Subscription.zone_id == Delivery.zone_id,
-                    Subscription.status == ACTIVE,
+                    col(Subscription.subscriber_id) == Delivery.subscriber_id,
+                    col(Subscription.zone_id) == Delivery.zone_id,
+                    col(Subscription.status) == ACTIVE,
                 ),
                 isouter=True,
             )
-            .where(Delivery.id.in_(ids))
+            .where(col(Delivery.id).in_(ids))
         ).all()
         reasons = [
             {
                 "b_id": row[0],
-                "b_reason": _skip_reason(*row[2:6], row[6], row[1], row[7]) or "not wanted",
+                "b_reason": _skip_reason(row[2], row[3], row[4], row[5], row[6], row[1], row[7])
+                or "not wanted",
             }
             for row in rows
         ]
@@ -200,11 +201,11 @@ class Outbox:
         """Mark done the alerts with nothing left queued or sending."""
         with self.services.session() as session:
             active = exists().where(
-                Delivery.alert_id == Alert.id, Delivery.state.in_(("queued", "sending"))
+                col(Delivery.alert_id) == Alert.id, col(Delivery.state).in_(("queued", "sending"))
             )
             session.execute(
                 update(Alert)
-                .where(Alert.state.in_(("queued", "sending")), ~active)
+                .where(col(Alert.state).in_(("queued", "sending")), ~active)
                 .values(state="done", finished_at=self.services.clock())
                 .execution_options(synchronize_session=False)
             )
@@ -213,13 +214,13 @@ class Outbox:
         """Rows still to send in scope, and when the next one is due or its lease ends."""
         with self.services.session(read_only=True) as session:
             queued = session.execute(
-                select(func.count(), func.min(Delivery.next_attempt_at)).where(
-                    Delivery.state == "queued", *self._scope()
+                select(func.count(), func.min(col(Delivery.next_attempt_at))).where(
+                    col(Delivery.state) == "queued", *self._scope()
                 )
             ).one()
             sending = session.execute(
-                select(func.count(), func.min(Delivery.lease_until)).where(
-                    Delivery.state == "sending", *self._scope()
+                select(func.count(), func.min(col(Delivery.lease_until))).where(
+                    col(Delivery.state) == "sending", *self._scope()
                 )
             ).one()
         moments = [moment for moment in (queued[1], sending[1]) if moment is not None]
@@ -229,20 +230,20 @@ class Outbox:
 def _still_wanted() -> ColumnElement[bool]:
     """A delivery's subscriber is active, not suppressed, with the topic and zone still on."""
     subscriber = (
-        select(Subscriber.id)
-        .join(Alert, Alert.id == _TABLE.c.alert_id)
+        select(col(Subscriber.id))
+        .join(Alert, col(Alert.id) == _TABLE.c.alert_id)
         .where(
-            Subscriber.id == _TABLE.c.subscriber_id,
-            Subscriber.status == ACTIVE,
-            or_(Alert.kind != "snow", Subscriber.topic_snow == true()),
-            or_(Alert.kind != "radar", Subscriber.topic_radar == true()),
-            ~exists().where(Suppression.phone == Subscriber.phone),
+            col(Subscriber.id) == _TABLE.c.subscriber_id,
+            col(Subscriber.status) == ACTIVE,
+            or_(col(Alert.kind) != "snow", col(Subscriber.topic_snow) == true()),
+            or_(col(Alert.kind) != "radar", col(Subscriber.topic_radar) == true()),
+            ~exists().where(col(Suppression.phone) == Subscriber.phone),
         )
     )
-    zone = select(Subscription.id).where(
-        Subscription.subscriber_id == _TABLE.c.subscriber_id,
-        Subscription.zone_id == _TABLE.c.zone_id,
-        Subscription.status == ACTIVE,
+    zone = select(col(Subscription.id)).where(
+        col(Subscription.subscriber_id) == _TABLE.c.subscriber_id,
+        col(Subscription.zone_id) == _TABLE.c.zone_id,
+        col(Subscription.status) == ACTIVE,
     )
     return and_(subscriber.exists(), or_(_TABLE.c.zone_id.is_(None), zone.exists()))
 
@@ -262,7 +263,7 @@ def _claim_statement(alert_id: int | None) -> Update:
         due = due.where(_TABLE.c.alert_id == bindparam("b_alert"))
         due = due.order_by(_TABLE.c.next_attempt_at, _TABLE.c.id)
     due = due.limit(bindparam("b_limit")).with_for_update(skip_locked=True)
-    phone = select(Subscriber.phone).where(Subscriber.id == _TABLE.c.subscriber_id)
+    phone = select(col(Subscriber.phone)).where(col(Subscriber.id) == _TABLE.c.subscriber_id)
     return (
         update(_TABLE)
         .where(_TABLE.c.id.in_(due))

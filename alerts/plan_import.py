@@ -16,6 +16,7 @@ from typing import Any
 
 from icalendar import Calendar
 from sqlalchemy import select
+from sqlmodel import col
 
 from alerts.errors import AlertsError, InvalidInput
 from alerts.local_time import parse_local_time
@@ -98,7 +99,7 @@ def _apply(
 ) -> None:
     with services.session(read_only=True) as session:
         existing = session.execute(
-            select(Operation).where(Operation.external_id == event.spec.external_id)
+            select(Operation).where(col(Operation.external_id) == event.spec.external_id)
         ).scalar_one_or_none()
     if event.cancelled:
         if existing is not None and existing.status != "cancelled" and existing.id is not None:
@@ -156,7 +157,7 @@ def _categories(vevent: Any) -> str:
     if value is None:
         return ""
     items = value if isinstance(value, list) else [value]
-    words = []
+    words: list[str] = []
     for item in items:
         words.extend(str(cat) for cat in getattr(item, "cats", [item]))
     return ",".join(words)

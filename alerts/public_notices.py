@@ -30,7 +30,7 @@ from functools import cached_property, lru_cache
 from typing import Any
 
 from sqlalchemy import func, or_, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from alerts.errors import NotFound
 from alerts.models import Alert, Meta, Notice, Operation
@@ -180,15 +180,15 @@ def _fingerprint_statement() -> Any:
     # Counts by state walk the state index: a cancellation or a failure is seen without
     # reading the alerts' rows, so the check stays cheap with thousands of alerts.
     parts = [
-        select(func.count(Alert.id)),
-        select(func.max(Alert.id)),
-        select(func.count(Alert.id)).where(Alert.state == "cancelled"),
-        select(func.count(Alert.id)).where(Alert.state == "failed"),
-        select(func.count(Operation.id)),
-        select(func.max(Operation.updated_at)),
+        select(func.count(col(Alert.id))),
+        select(func.max(col(Alert.id))),
+        select(func.count(col(Alert.id))).where(col(Alert.state) == "cancelled"),
+        select(func.count(col(Alert.id))).where(col(Alert.state) == "failed"),
+        select(func.count(col(Operation.id))),
+        select(func.max(col(Operation.updated_at))),
         # A notice gets its alert when it fires: linking changes the alert's window.
-        select(func.count(Notice.alert_id)),
-        select(Meta.value).where(Meta.key == ZONES_VERSION),
+        select(func.count(col(Notice.alert_id))),
+        select(col(Meta.value)).where(col(Meta.key) == ZONES_VERSION),
     ]
     return select(*(part.scalar_subquery() for part in parts))
 
@@ -210,23 +210,25 @@ def load_snapshot(services: Services, now: datetime) -> Snapshot:
     stored = services.zones.stored()
     with services.session(read_only=True) as session:
         recent_ops = (
-            select(Notice.alert_id)
-            .join(Operation, Operation.id == Notice.operation_id)
-            .where(Notice.alert_id.is_not(None), Operation.end_at >= now - keep)
+            select(col(Notice.alert_id))
+            .join(Operation, col(Operation.id) == Notice.operation_id)
+            .where(col(Notice.alert_id).is_not(None), col(Operation.end_at) >= now - keep)
         )
         rows = session.execute(
             select(Alert).where(
-                Alert.state != "failed",
+                col(Alert.state) != "failed",
                 or_(
-                    Alert.created_at >= horizon,
-                    Alert.scheduled_for >= horizon,
-                    Alert.id.in_(recent_ops),
+                    col(Alert.created_at) >= horizon,
+                    col(Alert.scheduled_for) >= horizon,
+                    col(Alert.id).in_(recent_ops),
                 ),
             )
         ).scalars()
         alerts = _public_alerts(session, stored, web.alert_hours, list(rows))
         operations = session.execute(
-            select(Operation).where(Operation.status == "planned", Operation.end_at >= now - keep)
+            select(Operation).where(
+                col(Operation.status) == "planned", col(Operation.end_at) >= now - keep
+            )
         ).scalars()
         ops = [_public_operation(stored, op) for op in operations]
     alerts = [a for a in alerts if a.expires + keep > now]
@@ -267,15 +269,15 @@ def _public_alerts(
         return []
     ids = [row.id for row in rows]
     links = session.execute(
-        select(Notice.alert_id, Notice.kind, Operation)
-        .join(Operation, Operation.id == Notice.operation_id)
-        .where(Notice.alert_id.in_(ids))
+        select(col(Notice.alert_id), col(Notice.kind), Operation)
+        .join(Operation, col(Operation.id) == Notice.operation_id)
+        .where(col(Notice.alert_id).in_(ids))
     ).all()
     operation_of = {alert_id: (kind, op) for alert_id, kind, op in links}
     wanted = {row.correction_of for row in rows if row.correction_of} - set(ids)
     originals = {row.id: row for row in rows}
     if wanted:
-        found = session.execute(select(Alert).where(Alert.id.in_(wanted))).scalars()
+        found = session.execute(select(Alert).where(col(Alert.id).in_(wanted))).scalars()
         originals.update({row.id: row for row in found})
     public = []
     for row in rows:

@@ -54,9 +54,10 @@ def cancel_recurrence(services: Services, recurrence_id: int) -> None:
 def list_recurrences(services: Services) -> list[dict[str, Any]]:
     """Every recurring alert."""
     from sqlalchemy import select
+    from sqlmodel import col
 
     with services.session(read_only=True) as session:
-        rows = session.execute(select(Recurrence).order_by(Recurrence.id)).scalars()
+        rows = session.execute(select(Recurrence).order_by(col(Recurrence.id))).scalars()
         return [
             {"id": r.id, "kind": r.kind, "schedule": r.schedule, "status": r.status} for r in rows
         ]

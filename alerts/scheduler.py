@@ -25,6 +25,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
 
 from alerts.leadership import Leadership
 from alerts.models import Notice, Recurrence
@@ -283,7 +284,7 @@ class ClockRole:
         settings = self.services.settings
         with self.services.session(read_only=True) as session:
             recurrences = (
-                session.execute(select(Recurrence).where(Recurrence.status == "active"))
+                session.execute(select(Recurrence).where(col(Recurrence.status) == "active"))
                 .scalars()
                 .all()
             )

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Boolean, bindparam, or_, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from alerts import store
 from alerts.config import Settings
@@ -127,9 +127,9 @@ def _record_failures(
     rows = {
         row[0]: row
         for row in session.execute(
-            select(Delivery.id, Delivery.attempts, Delivery.created_at, Subscriber)
-            .join(Subscriber, Subscriber.id == Delivery.subscriber_id, isouter=True)
-            .where(Delivery.id.in_(ids))
+            select(col(Delivery.id), col(Delivery.attempts), col(Delivery.created_at), Subscriber)
+            .join(Subscriber, col(Subscriber.id) == Delivery.subscriber_id, isouter=True)
+            .where(col(Delivery.id).in_(ids))
         ).all()
     }
     changes = []
@@ -200,7 +200,7 @@ def _fail_alert(session: Session, alert_id: int, error: GatewayError, now: datet
     reason = f"the provider refused the text (code {error.code}): fix it and send again"
     session.execute(
         update(Alert)
-        .where(Alert.id == alert_id, Alert.state.in_(("queued", "sending")))
+        .where(col(Alert.id) == alert_id, col(Alert.state).in_(("queued", "sending")))
         .values(state="failed", error=reason, finished_at=now)
     )
     session.execute(

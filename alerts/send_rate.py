@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from sqlalchemy import insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from alerts.models import RateBucket
 from alerts.wiring import Services
@@ -120,7 +120,7 @@ class SharedTokenBucket:
             return max(0.0, -tokens / self.rate)
 
     def _locked_row(self, session: Session) -> RateBucket:
-        query = select(RateBucket).where(RateBucket.key == self.key).with_for_update()
+        query = select(RateBucket).where(col(RateBucket.key) == self.key).with_for_update()
         row = session.execute(query).scalar_one_or_none()
         if row is not None:
             return row

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, insert, literal, select, update
+from sqlmodel import col
 
 from alerts.composition import (
     KINDS,
@@ -23,6 +24,7 @@ from alerts.composition import (
     estimate,
     join_names,
 )
+from alerts.db import rowcount
 from alerts.errors import InvalidInput, NotFound, UsageError
 from alerts.local_time import format_local, parse_local_time
 from alerts.models import Alert, Delivery, UTCDateTime, Zone
@@ -151,7 +153,9 @@ def _zone_names(session: Any, zone_ids: set[int | None]) -> dict[int, str]:
     wanted = [zone_id for zone_id in zone_ids if zone_id is not None]
     if not wanted:
         return {}
-    return dict(session.execute(select(Zone.id, Zone.name).where(Zone.id.in_(wanted))).all())
+    return dict(
+        session.execute(select(col(Zone.id), col(Zone.name)).where(col(Zone.id).in_(wanted))).all()
+    )
 
 
 def queue_alert(services: Services, draft: Draft) -> QueuedAlert:
@@ -217,9 +221,12 @@ def due_alerts(services: Services) -> list[int]:
     with services.session(read_only=True) as session:
         return list(
             session.execute(
-                select(Alert.id)
-                .where(Alert.state == "scheduled", Alert.scheduled_for <= services.clock())
-                .order_by(Alert.scheduled_for, Alert.id)
+                select(col(Alert.id))
+                .where(
+                    col(Alert.state) == "scheduled",
+                    col(Alert.scheduled_for) <= services.clock(),
+                )
+                .order_by(col(Alert.scheduled_for), col(Alert.id))
             ).scalars()
         )
 
@@ -238,10 +245,10 @@ def release_scheduled_alert(services: Services, alert_id: int) -> int:
             return 0
         claimed = session.execute(
             update(Alert)
-            .where(Alert.id == alert_id, Alert.state == "scheduled")
+            .where(col(Alert.id) == alert_id, col(Alert.state) == "scheduled")
             .values(state="queued")
         )
-        if claimed.rowcount != 1:
+        if rowcount(claimed) != 1:
             return 0
         session.refresh(alert)
         _fan_out(
@@ -292,11 +299,13 @@ def cancel_alert(
         alert = session.get(Alert, alert_id, with_for_update=True)
         if alert is None:
             raise AlertNotFound(alert_id)
-        cancelled = session.execute(
-            update(Delivery)
-            .where(Delivery.alert_id == alert_id, Delivery.state == "queued")
-            .values(state="cancelled", finished_at=now, lease_owner=None, lease_until=None)
-        ).rowcount
+        cancelled = rowcount(
+            session.execute(
+                update(Delivery)
+                .where(col(Delivery.alert_id) == alert_id, col(Delivery.state) == "queued")
+                .values(state="cancelled", finished_at=now, lease_owner=None, lease_until=None)
+            )
+        )
         if alert.state in ("scheduled", "queued", "sending"):
             alert.state, alert.cancelled_at = "cancelled", now
             alert.finished_at = alert.finished_at or now
@@ -321,21 +330,24 @@ def cancel_alert(
         assert fix.id is not None
         when = literal(now, UTCDateTime())
         reached = select(
-            literal(fix.id), Delivery.subscriber_id, Delivery.zone_id, Delivery.lang,
-            literal("queued"), literal(PRIORITY_URGENT), literal(0), when, when,
+            literal(fix.id), col(Delivery.subscriber_id), col(Delivery.zone_id),
+            col(Delivery.lang), literal("queued"), literal(PRIORITY_URGENT), literal(0), when, when,
         ).where(
-            Delivery.alert_id == alert_id,
-            Delivery.state.in_(_REACHED),
-            Delivery.subscriber_id.is_not(None),
+            col(Delivery.alert_id) == alert_id,
+            col(Delivery.state).in_(_REACHED),
+            col(Delivery.subscriber_id).is_not(None),
         )  # fmt: skip
         columns = [
             "alert_id", "subscriber_id", "zone_id", "lang", "state", "priority", "attempts",
             "next_attempt_at", "created_at",
         ]  # fmt: skip
         fix.recipients = int(
-            session.execute(
-                insert(DELIVERY_TABLE).from_select(columns, reached), execution_options=_COUNTED
-            ).rowcount
+            rowcount(
+                session.execute(
+                    insert(DELIVERY_TABLE).from_select(columns, reached),
+                    execution_options=_COUNTED,
+                )
+            )
         )
         if not fix.recipients:
             fix.state, fix.finished_at = "done", now
@@ -346,8 +358,8 @@ def cancel_alert(
 def count_by_state(session: Any, alert_id: int) -> dict[str, int]:
     """An alert's deliveries counted by state."""
     rows = session.execute(
-        select(Delivery.state, func.count())
-        .where(Delivery.alert_id == alert_id)
-        .group_by(Delivery.state)
+        select(col(Delivery.state), func.count())
+        .where(col(Delivery.alert_id) == alert_id)
+        .group_by(col(Delivery.state))
     ).all()
     return {state: count for state, count in rows}

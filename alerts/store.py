@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import delete, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from alerts.models import (
     ACTIVE,
@@ -22,7 +22,7 @@ def subscriber_by_phone(
     session: Session, phone: str, *, for_update: bool = False
 ) -> Subscriber | None:
     """The subscriber with this E.164 number, if any."""
-    query = select(Subscriber).where(Subscriber.phone == phone)
+    query = select(Subscriber).where(col(Subscriber.phone) == phone)
     if for_update:
         query = query.with_for_update()
     return session.execute(query).scalar_one_or_none()
@@ -31,7 +31,7 @@ def subscriber_by_phone(
 def suppression_for(session: Session, phone: str) -> Suppression | None:
     """The suppression record of a number, if it must not be texted."""
     return session.execute(
-        select(Suppression).where(Suppression.phone == phone)
+        select(Suppression).where(col(Suppression.phone) == phone)
     ).scalar_one_or_none()
 
 
@@ -49,16 +49,16 @@ def suppress(
 
 def lift_suppression(session: Session, phone: str) -> None:
     """Allow texting a number again (the resident asked to resume)."""
-    session.execute(delete(Suppression).where(Suppression.phone == phone))
+    session.execute(delete(Suppression).where(col(Suppression.phone) == phone))
 
 
 def subscriptions_of(session: Session, subscriber_id: int) -> list[tuple[Subscription, str | None]]:
     """A subscriber's subscriptions with their zone names, in the order they were made."""
     rows = session.execute(
-        select(Subscription, Zone.name)
-        .join(Zone, Zone.id == Subscription.zone_id, isouter=True)
-        .where(Subscription.subscriber_id == subscriber_id)
-        .order_by(Subscription.id)
+        select(Subscription, col(Zone.name))
+        .join(Zone, col(Zone.id) == Subscription.zone_id, isouter=True)
+        .where(col(Subscription.subscriber_id) == subscriber_id)
+        .order_by(col(Subscription.id))
     ).all()
     return [(row[0], row[1]) for row in rows]
 
@@ -82,7 +82,7 @@ def add_subscription(
     """Subscribe to a zone, or refresh the existing subscription to it."""
     existing = session.execute(
         select(Subscription).where(
-            Subscription.subscriber_id == subscriber_id, Subscription.zone_id == zone_id
+            col(Subscription.subscriber_id) == subscriber_id, col(Subscription.zone_id) == zone_id
         )
     ).scalar_one_or_none()
     if existing is not None:
@@ -107,8 +107,10 @@ def add_subscription(
 
 def delete_personal_data(session: Session, subscriber: Subscriber) -> None:
     """Remove a subscriber, their places and their messages (the right to be forgotten)."""
-    session.execute(delete(InboundMessage).where(InboundMessage.from_phone == subscriber.phone))
-    session.execute(delete(Subscription).where(Subscription.subscriber_id == subscriber.id))
+    session.execute(
+        delete(InboundMessage).where(col(InboundMessage.from_phone) == subscriber.phone)
+    )
+    session.execute(delete(Subscription).where(col(Subscription.subscriber_id) == subscriber.id))
     session.delete(subscriber)
 
 
@@ -120,6 +122,6 @@ def phones_in(
     found: dict[str, object] = {}
     for start in range(0, len(wanted), 500):
         chunk = wanted[start : start + 500]
-        for row in session.execute(select(model).where(model.phone.in_(chunk))).scalars():
+        for row in session.execute(select(model).where(col(model.phone).in_(chunk))).scalars():
             found[row.phone] = row
     return found

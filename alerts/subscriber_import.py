@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 from sqlalchemy import insert, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from alerts import store
 from alerts.errors import AlertsError, InvalidInput
@@ -204,7 +204,7 @@ def _upsert_subscribers(
         )
     for start in range(0, len(new_rows), _CHUNK):
         result = session.execute(
-            insert(Subscriber).returning(Subscriber.id, Subscriber.phone),
+            insert(Subscriber).returning(col(Subscriber.id), col(Subscriber.phone)),
             new_rows[start : start + _CHUNK],
         )
         ids.update({phone: sid for sid, phone in result.all()})
@@ -228,8 +228,8 @@ def _insert_subscriptions(
         have.update(
             (subscriber_id, zone_id)
             for subscriber_id, zone_id in session.execute(
-                select(Subscription.subscriber_id, Subscription.zone_id).where(
-                    Subscription.subscriber_id.in_(chunk)
+                select(col(Subscription.subscriber_id), col(Subscription.zone_id)).where(
+                    col(Subscription.subscriber_id).in_(chunk)
                 )
             )
         )

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from alerts import store
 from alerts.errors import InvalidInput, NotFound
@@ -153,15 +153,17 @@ def list_subscribers(
         zone_id = resolve_one(services, zone=zone).zone_id
     with services.session(read_only=True) as session:
         query = (
-            select(Subscriber, Zone.name)
-            .join(Subscription, Subscription.subscriber_id == Subscriber.id, isouter=True)
-            .join(Zone, Zone.id == Subscription.zone_id, isouter=True)
-            .order_by(Subscriber.id, Subscription.id)
+            select(Subscriber, col(Zone.name))
+            .join(Subscription, col(Subscription.subscriber_id) == Subscriber.id, isouter=True)
+            .join(Zone, col(Zone.id) == Subscription.zone_id, isouter=True)
+            .order_by(col(Subscriber.id), col(Subscription.id))
         )
         if zone_id is not None:
             query = query.where(
-                Subscriber.id.in_(
-                    select(Subscription.subscriber_id).where(Subscription.zone_id == zone_id)
+                col(Subscriber.id).in_(
+                    select(col(Subscription.subscriber_id)).where(
+                        col(Subscription.zone_id) == zone_id
+                    )
                 )
             )
         current: Subscriber | None = None

@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, insert, select, update
+from sqlmodel import col
 
 from alerts import store
 from alerts.models import ACTIVE, PENDING, Subscriber, Subscription
@@ -18,6 +19,7 @@ from alerts.places import resolve
 from alerts.wiring import Services
 from zones.errors import PlaceNotFound, ZoneError
 from zones.geocode import PlaceMatch
+from zones.layer import Zone
 
 if TYPE_CHECKING:
     from alerts.conversation import Outcome, _Turn
@@ -82,8 +84,8 @@ class SubscriptionRequests:
         turn.session.execute(
             update(Subscription)
             .where(
-                Subscription.subscriber_id == subscriber.id,
-                Subscription.zone_id.in_(state["zones"]),
+                col(Subscription.subscriber_id) == subscriber.id,
+                col(Subscription.zone_id).in_(state["zones"]),
             )
             .values(status=ACTIVE)
         )
@@ -108,7 +110,8 @@ class SubscriptionRequests:
         subscriber = turn.subscriber
         turn.session.execute(
             delete(Subscription).where(
-                Subscription.subscriber_id == subscriber.id, Subscription.status == PENDING
+                col(Subscription.subscriber_id) == subscriber.id,
+                col(Subscription.status) == PENDING,
             )
         )
         subscriber.pending_state = None
@@ -148,7 +151,14 @@ class SubscriptionRequests:
         subscriber.pending_state = pending
         turn.touch()
         store.add_subscription(
-            turn.session, subscriber.id, status=PENDING, now=turn.now, **place_row
+            turn.session,
+            subscriber.id,
+            zone_id,
+            status=PENDING,
+            lon=lon,
+            lat=lat,
+            place_text=place,
+            now=turn.now,
         )
         return Outcome(turn.say("confirm", zone=zone_name), "confirm_requested")
 
@@ -166,7 +176,8 @@ class SubscriptionRequests:
                 label = getattr(candidate, "label", zone.name)
                 place = label
             else:
-                zone, label, place = candidate, candidate.name, None  # type: ignore[assignment]
+                assert isinstance(candidate, Zone)  # no position: a zone name's candidate
+                zone, label, place = candidate, candidate.name, None
             options.append(
                 {
                     "zone_id": stored.zone_id(zone.index),
@@ -238,24 +249,26 @@ def forget_stale_requests(services: Services) -> int:
     cutoff = services.clock() - timedelta(days=services.settings.sms.pending_days)
     with services.session() as session:
         stale = session.execute(
-            select(Subscription.id, Subscription.subscriber_id).where(
-                Subscription.status == PENDING, Subscription.created_at < cutoff
+            select(col(Subscription.id), col(Subscription.subscriber_id)).where(
+                col(Subscription.status) == PENDING, col(Subscription.created_at) < cutoff
             )
         ).all()
         if stale:
-            session.execute(delete(Subscription).where(Subscription.id.in_([r[0] for r in stale])))
+            session.execute(
+                delete(Subscription).where(col(Subscription.id).in_([r[0] for r in stale]))
+            )
             # The question their OUI would answer no longer stands.
             session.execute(
                 update(Subscriber)
-                .where(Subscriber.id.in_(sorted({r[1] for r in stale})))
+                .where(col(Subscriber.id).in_(sorted({r[1] for r in stale})))
                 .values(pending_state=None)
             )
         strangers = (
             session.execute(
                 select(Subscriber).where(
-                    Subscriber.status == PENDING,
-                    Subscriber.updated_at < cutoff,
-                    ~Subscriber.id.in_(select(Subscription.subscriber_id)),
+                    col(Subscriber.status) == PENDING,
+                    col(Subscriber.updated_at) < cutoff,
+                    ~col(Subscriber.id).in_(select(col(Subscription.subscriber_id))),
                 )
             )
             .scalars()

@@ -32,9 +32,10 @@ from sqlalchemy import (
     select,
     true,
 )
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from alerts.composition import TOPIC_OF_KIND
+from alerts.db import rowcount
 from alerts.errors import InvalidInput, UsageError
 from alerts.models import ACTIVE, Delivery, Subscriber, Subscription, Suppression, UTCDateTime
 from alerts.places import zone_by_name
@@ -181,48 +182,54 @@ def _geometries(document: Any, source: str) -> list[dict[str, Any]]:
 
 def _eligible(kind: str) -> list[ColumnElement[bool]]:
     """Active, not suppressed, with the alert's topic on."""
-    clauses = [
-        Subscriber.status == ACTIVE,
-        ~exists().where(Suppression.phone == Subscriber.phone),
+    clauses: list[ColumnElement[bool]] = [
+        col(Subscriber.status) == ACTIVE,
+        ~exists().where(col(Suppression.phone) == Subscriber.phone),
     ]
     topic = TOPIC_OF_KIND[kind]
     if topic == "snow":
-        clauses.append(Subscriber.topic_snow == true())
+        clauses.append(col(Subscriber.topic_snow) == true())
     elif topic == "radar":
-        clauses.append(Subscriber.topic_radar == true())
+        clauses.append(col(Subscriber.topic_radar) == true())
     return clauses
 
 
 def _lang(default_lang: str) -> ColumnElement[str]:
-    return case((Subscriber.lang.in_(("fr", "en")), Subscriber.lang), else_=literal(default_lang))
+    lang = col(Subscriber.lang)
+    return case((lang.in_(("fr", "en")), lang), else_=literal(default_lang))
 
 
-def _zone_recipients(target: Target, kind: str, default_lang: str) -> Select[Any]:
+def _zone_recipients(
+    target: Target, kind: str, default_lang: str
+) -> Select[int | None, int | None, str]:
     """(subscriber_id, zone_id, lang) of a zones or all target, one row per subscriber."""
     if target.kind == "all":
         first_zone = (
-            select(func.min(Subscription.zone_id))
-            .where(Subscription.subscriber_id == Subscriber.id, Subscription.status == ACTIVE)
+            select(func.min(col(Subscription.zone_id)))
+            .where(
+                col(Subscription.subscriber_id) == Subscriber.id,
+                col(Subscription.status) == ACTIVE,
+            )
             .scalar_subquery()
         )
         return select(
-            Subscriber.id.label("subscriber_id"),
+            col(Subscriber.id).label("subscriber_id"),
             first_zone.label("zone_id"),
             _lang(default_lang).label("lang"),
         ).where(*_eligible(kind))
     return (
         select(
-            Subscriber.id.label("subscriber_id"),
-            func.min(Subscription.zone_id).label("zone_id"),
+            col(Subscriber.id).label("subscriber_id"),
+            func.min(col(Subscription.zone_id)).label("zone_id"),
             _lang(default_lang).label("lang"),
         )
-        .join(Subscription, Subscription.subscriber_id == Subscriber.id)
+        .join(Subscription, col(Subscription.subscriber_id) == Subscriber.id)
         .where(
             *_eligible(kind),
-            Subscription.status == ACTIVE,
-            Subscription.zone_id.in_(target.zone_ids),
+            col(Subscription.status) == ACTIVE,
+            col(Subscription.zone_id).in_(target.zone_ids),
         )
-        .group_by(Subscriber.id)
+        .group_by(col(Subscriber.id))
     )
 
 
@@ -233,34 +240,37 @@ def _shape_recipients(
     assert target.geometry is not None
     minx, miny, maxx, maxy = target.geometry.bounds
     with_point = and_(
-        Subscription.lon.is_not(None),
-        Subscription.lon.between(minx, maxx),
-        Subscription.lat.between(miny, maxy),
+        col(Subscription.lon).is_not(None),
+        col(Subscription.lon).between(minx, maxx),
+        col(Subscription.lat).between(miny, maxy),
     )
     without_point = (
-        and_(Subscription.lon.is_(None), Subscription.zone_id.in_(target.zone_ids))
+        and_(col(Subscription.lon).is_(None), col(Subscription.zone_id).in_(target.zone_ids))
         if target.zone_ids
         else false()
     )
     query = (
         select(
-            Subscription.subscriber_id,
-            Subscription.id,
-            Subscription.zone_id,
+            col(Subscription.subscriber_id),
+            col(Subscription.id),
+            col(Subscription.zone_id),
             _lang(default_lang),
-            Subscription.lon,
-            Subscription.lat,
+            col(Subscription.lon),
+            col(Subscription.lat),
         )
-        .join(Subscriber, Subscriber.id == Subscription.subscriber_id)
-        .where(*_eligible(kind), Subscription.status == ACTIVE, or_(with_point, without_point))
-        .order_by(Subscription.subscriber_id, Subscription.id)
+        .join(Subscriber, col(Subscriber.id) == Subscription.subscriber_id)
+        .where(*_eligible(kind), col(Subscription.status) == ACTIVE, or_(with_point, without_point))
+        .order_by(col(Subscription.subscriber_id), col(Subscription.id))
         .limit(_CHUNK)
     )
     last_subscriber, last_id, emitted = -1, -1, -1
     while True:
         after = or_(
-            Subscription.subscriber_id > last_subscriber,
-            and_(Subscription.subscriber_id == last_subscriber, Subscription.id > last_id),
+            col(Subscription.subscriber_id) > last_subscriber,
+            and_(
+                col(Subscription.subscriber_id) == last_subscriber,
+                col(Subscription.id) > last_id,
+            ),
         )
         rows = session.execute(query.where(after)).all()
         if not rows:
@@ -332,7 +342,7 @@ def insert_deliveries(
             insert(DELIVERY_TABLE).from_select(columns, rows),
             execution_options={"preserve_rowcount": True},  # else -1 on PostgreSQL
         )
-        return int(result.rowcount)
+        return int(rowcount(result))
     total = 0
     for chunk in _shape_recipients(session, target, kind, default_lang):
         values = [

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import shapely
 from sqlalchemy import String, cast, delete, insert, literal, select, update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from alerts.config import ZonesSettings
 from alerts.db import session_scope
@@ -83,7 +83,11 @@ class ZoneCatalog:
                 with session_scope(self._engine, read_only=True) as session:
                     rows = session.execute(
                         select(
-                            Address.number, Address.suffix, Address.street, Address.lon, Address.lat
+                            col(Address.number),
+                            col(Address.suffix),
+                            col(Address.street),
+                            col(Address.lon),
+                            col(Address.lat),
                         )
                     ).all()
                 points = [AddressPoint(r[0], r[1], r[2], r[3], r[4]) for r in rows]
@@ -102,8 +106,8 @@ class ZoneCatalog:
         if self._versions is None or time.monotonic() - self._checked_at > _RECHECK_SECONDS:
             with session_scope(self._engine, read_only=True) as session:
                 rows = session.execute(
-                    select(Meta.key, Meta.value).where(
-                        Meta.key.in_([ZONES_VERSION, ADDRESSES_VERSION])
+                    select(col(Meta.key), col(Meta.value)).where(
+                        col(Meta.key).in_([ZONES_VERSION, ADDRESSES_VERSION])
                     )
                 ).all()
             self._versions = {ZONES_VERSION: "0", ADDRESSES_VERSION: "0", **dict(rows)}
@@ -112,7 +116,9 @@ class ZoneCatalog:
 
     def _load_layer(self, session: Session, version: str) -> StoredLayer:
         rows = session.execute(
-            select(Zone.id, Zone.name, Zone.geometry_wkb).order_by(Zone.position, Zone.id)
+            select(col(Zone.id), col(Zone.name), col(Zone.geometry_wkb)).order_by(
+                col(Zone.position), col(Zone.id)
+            )
         ).all()
         if not rows:
             raise NoZoneLayer()
@@ -132,7 +138,9 @@ def store_layer(session: Session, layer: ZoneLayer, source: str) -> LayerSwap:
     Zones keep their database id when a zone of the same name exists, so subscriptions
     without a stored point follow their neighbourhood across a re-import.
     """
-    existing = {name: zone_id for zone_id, name in session.execute(select(Zone.id, Zone.name))}
+    existing = {
+        name: zone_id for zone_id, name in session.execute(select(col(Zone.id), col(Zone.name)))
+    }
     # Park the old slugs first: a renamed zone may take a slug another one held.
     parked = literal("old-") + cast(Zone.id, String) + literal("-") + Zone.slug
     session.execute(update(Zone).values(slug=parked))
@@ -147,13 +155,15 @@ def store_layer(session: Session, layer: ZoneLayer, source: str) -> LayerSwap:
         }
         zone_id = existing.pop(zone.name, None)
         if zone_id is None:
-            zone_id = session.execute(insert(Zone).values(**values).returning(Zone.id)).scalar_one()
+            zone_id = session.execute(
+                insert(Zone).values(**values).returning(col(Zone.id))
+            ).scalar_one()
         else:
-            session.execute(update(Zone).where(Zone.id == zone_id).values(**values))
+            session.execute(update(Zone).where(col(Zone.id) == zone_id).values(**values))
         new_ids.append(zone_id)
     removed = list(existing.values())
     if removed:
-        session.execute(delete(Zone).where(Zone.id.in_(removed)))
+        session.execute(delete(Zone).where(col(Zone.id).in_(removed)))
     report = layer.report
     info = session.get(ZoneLayerInfo, 1)
     if info is None:

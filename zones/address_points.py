@@ -58,6 +58,7 @@ def read_address_points(
         raise AddressFileError(f"cannot read {path}: no such file") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise AddressFileError(f"cannot read {path}: {exc}") from exc
+    fields: tuple[str | None, str | None, str | None, str | None]
     if path.suffix.lower() in (".geojson", ".json") or text.lstrip().startswith("{"):
         rows = _geojson_rows(text, path)
         fields = (number_field, street_field, None, None)
@@ -131,7 +132,10 @@ def _points(
             raise AddressFileError(
                 f"{path}, {where}: civic number '{raw_number}' is not a valid civic number"
             )
-        lon, lat = position if position is not None else (record.get(lon_key), record.get(lat_key))
+        if position is None:  # a CSV row: its coordinates are in the columns found above
+            assert lon_key is not None and lat_key is not None
+            position = (record.get(lon_key), record.get(lat_key))
+        lon, lat = position
         yield AddressPoint(*civic, street, *_lonlat(lon, lat, f"{path}, {where}"))
 
 

@@ -215,7 +215,8 @@ class ZoneLayer:
     @cached_property
     def _cells(self) -> memoryview:
         """Cell codes as a memoryview: indexing yields plain ints, far faster than numpy's."""
-        return memoryview(self._grid.codes)
+        # The same view as memoryview(codes), which numpy's stubs accept only on Python 3.12+.
+        return self._grid.codes.data
 
     @cached_property
     def _metric_geoms(self) -> np.ndarray:

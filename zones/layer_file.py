@@ -145,7 +145,8 @@ def _features(obj: Any, source: str) -> list[dict[str, Any]]:
 
 
 def _kind(obj: Any) -> str:
-    return {list: "a JSON array", str: "a JSON string"}.get(type(obj), type(obj).__name__)
+    kinds: dict[type, str] = {list: "a JSON array", str: "a JSON string"}
+    return kinds.get(type(obj), type(obj).__name__)
 
 
 def _geometry_type(feature: dict[str, Any]) -> str | None:

@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from alerts.alert_reports import alert_status
 from alerts.composition import MessageSpec
@@ -58,8 +59,9 @@ def send_snow_alert(services: Services, narrator: Narrator) -> int:
     with services.session(read_only=True) as session:
         sids = (
             session.execute(
-                select(Delivery.provider_id).where(
-                    Delivery.alert_id == queued.alert_id, Delivery.provider_id.is_not(None)
+                select(col(Delivery.provider_id)).where(
+                    col(Delivery.alert_id) == queued.alert_id,
+                    col(Delivery.provider_id).is_not(None),
                 )
             )
             .scalars()
@@ -108,7 +110,8 @@ def live_operation(services: Services, narrator: Narrator, seconds: float = 12.0
                 fired = (
                     session.execute(
                         select(Notice).where(
-                            Notice.operation_id == shown["id"], Notice.status != "scheduled"
+                            col(Notice.operation_id) == shown["id"],
+                            col(Notice.status) != "scheduled",
                         )
                     )
                     .scalars()
