@@ -165,8 +165,12 @@ def test_two_schedulers_firing_at_once_send_once(city: tuple[Services, Clock]) -
 
 @pytest.mark.parametrize(
     ("start", "message"),
-    [("2026-03-08 02:30", "does not exist"), ("2026-11-01 01:30", "happens twice"),
-     ("2027-03-14 02:15", "does not exist"), ("2027-11-07 01:45", "happens twice")],
+    [
+        ("2026-03-08 02:30", "does not exist"),
+        ("2026-11-01 01:30", "happens twice"),
+        ("2027-03-14 02:15", "does not exist"),
+        ("2027-11-07 01:45", "happens twice"),
+    ],
 )
 def test_dst_gaps_and_overlaps_are_refused(
     city: tuple[Services, Clock], start: str, message: str
@@ -371,7 +375,7 @@ def test_a_csv_plan(city: tuple[Services, Clock], tmp_path: Path) -> None:
     plan.write_text(
         "kind,start,end,zones,location\n"
         "snow,2026-12-04 19:00,2026-12-05 07:00,Lac-Doré;Saint-Éloi,\n"
-        "radar,2026-12-05 08:00,2026-12-05 12:00,,\"47.0480,-71.3520\"\n",
+        'radar,2026-12-05 08:00,2026-12-05 12:00,,"47.0480,-71.3520"\n',
         encoding="utf-8",
     )
     assert import_plan(services, plan).added == 2

@@ -27,8 +27,15 @@ FALL = ["2026-11-01", "2027-11-07"]
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("2h", 7200), ("30m", 1800), ("1h30m", 5400), ("90s", 90), ("1d", 86400), ("0", 0),
-     ("45min", 2700)],
+    [
+        ("2h", 7200),
+        ("30m", 1800),
+        ("1h30m", 5400),
+        ("90s", 90),
+        ("1d", 86400),
+        ("0", 0),
+        ("45min", 2700),
+    ],
 )
 def test_durations(text: str, seconds: int) -> None:
     assert parse_duration(text) == timedelta(seconds=seconds)
