@@ -54,6 +54,14 @@ _SUPPORTED_DRIVERS = {
 }
 
 
+def _http_or_empty(value: str) -> str:
+    """An http(s) base address without its trailing slash, or "" (not set)."""
+    value = value.strip().rstrip("/")
+    if value and not value.startswith(("http://", "https://")):
+        raise ValueError(f"must start with http:// or https:// (got {value!r})")
+    return value
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -89,10 +97,7 @@ class ServiceSettings(_Section):
     @field_validator("public_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        value = value.strip().rstrip("/")
-        if value and not value.startswith(("http://", "https://")):
-            raise ValueError(f"must start with http:// or https:// (got {value!r})")
-        return value
+        return _http_or_empty(value)
 
     @field_validator("cap_sender")
     @classmethod
@@ -179,10 +184,7 @@ class TwilioSettings(_Section):
     @field_validator("api_base_url")
     @classmethod
     def _http_base(cls, value: str) -> str:
-        value = value.strip().rstrip("/")
-        if value and not value.startswith(("http://", "https://")):
-            raise ValueError(f"must start with http:// or https:// (got {value!r})")
-        return value
+        return _http_or_empty(value)
 
     @field_validator("messaging_service_sid")
     @classmethod
@@ -206,9 +208,9 @@ class ZonesSettings(_Section):
     @field_validator("nominatim_url")
     @classmethod
     def _nominatim_http(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"must start with http:// or https:// (got {value!r})")
-        return value.rstrip("/")
+        if not value.strip():
+            raise ValueError("must be the server's http(s) address")
+        return _http_or_empty(value)
 
 
 class SmsSettings(_Section):
