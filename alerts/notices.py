@@ -71,15 +71,10 @@ def schedule_alert(services: Services, alert_id: int, due_at: datetime, urgent: 
         armed = (
             notice.id,
             due,
-            services.settings.schedule.grace(_kind_of_alert(session, alert_id)),
+            services.settings.schedule.grace(alert_kind(session, notice)),
         )
     arm(services, [armed])
     return armed[0]
-
-
-def _kind_of_alert(session: Session, alert_id: int) -> str:
-    alert = session.get(Alert, alert_id)
-    return alert.kind if alert else "info"
 
 
 def arm(services: Services, notices: list[tuple[int, datetime, int]]) -> None:

@@ -17,7 +17,7 @@ from alerts import store
 from alerts.models import ACTIVE, PENDING, Subscriber, Subscription
 from alerts.places import resolve
 from alerts.wiring import Services
-from zones.errors import PlaceNotFound, ZoneError
+from zones.errors import ZoneError
 from zones.geocode import PlaceMatch
 from zones.layer import Zone
 
@@ -43,9 +43,7 @@ class SubscriptionRequests:
         turn = self.turn
         try:
             match = resolve(turn.services, text)
-        except PlaceNotFound:
-            return Outcome(turn.say("not_found"), "not_found") if strict else None
-        except ZoneError:
+        except ZoneError:  # PlaceNotFound, or a place the layer cannot read
             return Outcome(turn.say("not_found"), "not_found") if strict else None
         if match.ambiguous:
             return self._offer_choices(match)
