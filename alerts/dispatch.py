@@ -1,11 +1,12 @@
 """The outbox worker: claim deliveries, send them concurrently under the rate, record them.
 
-Threads: `concurrency` slots each send one message at a time through the gateway, so the
-provider never has more than `concurrency` of our requests in flight. A slot hands the
-outcome of its last send to the journal thread and asks for its next delivery in the same
-breath; the journal commits everything waiting in one transaction (group commit): the
-outcomes, and a claim of exactly as many rows as slots asked for, marked `sending`. The
-calling thread renews leases, recovers rows of dead workers and reports progress.
+Slots: `concurrency` tasks on one event loop (the sender thread) each send one message at a
+time through the gateway, so the provider never has more than `concurrency` of our requests
+in flight. A slot hands the outcome of its last send to the journal thread and asks for its
+next delivery in the same breath; the journal commits everything waiting in one transaction
+(group commit): the outcomes, and a claim of exactly as many rows as slots asked for, marked
+`sending`. The calling thread renews leases, recovers rows of dead workers and reports
+progress.
 
 So a row is `sending` only while its slot holds it, at most one per slot: a crash leaves at
 most `concurrency` uncertain rows, the duplicate window, and recovery counts them exactly.
@@ -13,6 +14,8 @@ most `concurrency` uncertain rows, the duplicate window, and recovery counts the
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 import queue
@@ -43,6 +46,7 @@ T = TypeVar("T")
 # and status stay current on slow numbers.
 _FLUSH_BEFORE_WAIT = 0.05
 _THROTTLE_PAUSE = 1.0  # seconds every slot pauses after a 429 without Retry-After
+_STOP_CHECK = 0.05  # how often a waiting slot looks whether the dispatcher was stopped
 
 
 class DispatchFailed(AlertsError):
@@ -98,9 +102,24 @@ class _Entry:
     outcome: Outcome | None
     want: bool
     renew: list[int] = field(default_factory=list)
-    done: threading.Event = field(default_factory=threading.Event)
+    done: Callable[[], None] = lambda: None  # called by the journal thread once committed
     job: Job | None = None
     drained: bool = False  # no job because nothing is due (not because others took them)
+
+
+def _waker(loop: asyncio.AbstractEventLoop) -> tuple[asyncio.Future[None], Callable[[], None]]:
+    """A future of `loop`, and a function any thread may call once to complete it."""
+    future: asyncio.Future[None] = loop.create_future()
+
+    def complete() -> None:
+        if not future.done():
+            future.set_result(None)
+
+    def wake() -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is waiting
+            loop.call_soon_threadsafe(complete)
+
+    return future, wake
 
 
 class _Journal:
@@ -134,11 +153,12 @@ class _Journal:
         # updating the same rows in different orders would deadlock on PostgreSQL.
         self._entries.put(_Entry(None, False, ids))
 
-    def exchange(self, outcome: Outcome | None, want: bool) -> tuple[Job | None, bool]:
+    async def exchange(self, outcome: Outcome | None, want: bool) -> tuple[Job | None, bool]:
         """Record an outcome and, if wanted, claim the next job; and whether none is due."""
-        entry = _Entry(outcome, want)
+        committed, wake = _waker(asyncio.get_running_loop())
+        entry = _Entry(outcome, want, done=wake)
         self._entries.put(entry)
-        entry.done.wait()
+        await committed
         if self.error is not None:
             raise DispatchFailed(f"dispatch stopped: cannot write to the database ({self.error})")
         return entry.job, entry.drained
@@ -182,7 +202,7 @@ class _Journal:
                         log.exception("cannot record deliveries")
                         self.error = exc
                         for entry in batch:
-                            entry.done.set()
+                            entry.done()
                         return
                     time.sleep(0.1 * 2**attempt)
             self._on_commit(tally)
@@ -195,7 +215,7 @@ class _Journal:
             # A skipped row or the batch limit left this slot without a job: ask again now.
             entry.drained = drained
         for entry in batch:
-            entry.done.set()
+            entry.done()
 
 
 class Dispatcher:
@@ -228,18 +248,13 @@ class Dispatcher:
         """Dispatch until `stop` is set, or (until_idle) until nothing is queued or sending."""
         self.report.uncertain += _retrying(self.outbox.recover_expired)
         self._journal.start()
-        slots = [
-            threading.Thread(target=self._slot, args=(n,), name=f"outbox-slot-{n}", daemon=True)
-            for n in range(self.settings.concurrency)
-        ]
-        for slot in slots:
-            slot.start()
+        sender = threading.Thread(target=self._sender, name="outbox-sender", daemon=True)
+        sender.start()
         try:
             self._loop(until_idle)
         finally:
             self.stop.set()
-            for slot in slots:
-                slot.join()
+            sender.join()
             self._journal.close()
         if self._journal.error is not None:
             raise DispatchFailed(
@@ -292,11 +307,28 @@ class Dispatcher:
             self.report.skipped += tally.skipped
             self.report.retried += tally.retried
 
-    # -- slot threads ----------------------------------------------------------------------
+    # -- the sender thread: one event loop, a task per slot ---------------------------------
 
-    def _slot(self, number: int) -> None:
+    def _sender(self) -> None:
         try:
-            self._slot_loop(number)
+            asyncio.run(self._run_slots())
+        except Exception as exc:  # a bug: stop cleanly rather than lose the slots silently
+            log.exception("dispatch sender failed")
+            self.report.stopped = f"internal error: {type(exc).__name__}"
+        finally:
+            self.stop.set()
+            with self._lock:
+                self._idle.update(range(self.settings.concurrency))
+
+    async def _run_slots(self) -> None:
+        try:
+            await asyncio.gather(*(self._slot(n) for n in range(self.settings.concurrency)))
+        finally:
+            await self.services.gateway.aclose()
+
+    async def _slot(self, number: int) -> None:
+        try:
+            await self._slot_loop(number)
         except DispatchFailed:
             self.stop.set()  # the journal's error is raised again by run()
         except Exception as exc:  # a bug: stop cleanly rather than lose a slot silently
@@ -304,7 +336,17 @@ class Dispatcher:
             self.report.stopped = f"internal error: {type(exc).__name__}"
             self.stop.set()
 
-    def _slot_loop(self, number: int) -> None:
+    async def _pause(self, seconds: float) -> bool:
+        """Wait up to `seconds`; True as soon as the dispatcher is told to stop."""
+        deadline = time.monotonic() + seconds
+        while not self.stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            await asyncio.sleep(min(left, _STOP_CHECK))
+        return True
+
+    async def _slot_loop(self, number: int) -> None:
         pending: Outcome | None = None  # the last send's outcome, not yet recorded
         prepaid = 0.0  # tokens taken for the next job before claiming it
         try:
@@ -313,11 +355,11 @@ class Dispatcher:
                     # Wait for the rate before claiming: the row is `sending` only briefly.
                     prepaid, wait = 1.0, self.bucket.take(1.0)
                     if wait > _FLUSH_BEFORE_WAIT and pending is not None:
-                        self._record(pending)
+                        await self._record(pending)
                         pending = None
-                    if wait > 0 and self.stop.wait(wait):
+                    if wait > 0 and await self._pause(wait):
                         break
-                job, drained = self._journal.exchange(pending, want=True)
+                job, drained = await self._journal.exchange(pending, want=True)
                 if pending is not None:
                     self._settled(pending.job)
                     pending = None
@@ -325,35 +367,35 @@ class Dispatcher:
                     if drained:
                         with self._lock:
                             self._idle.add(number)
-                        self.stop.wait(self.settings.poll_seconds)
+                        await self._pause(self.settings.poll_seconds)
                     continue
                 with self._lock:
                     self._idle.discard(number)
                     self._in_flight.add(job.delivery_id)
                 extra, prepaid = job.cost - prepaid, 0.0
                 wait = self.bucket.take(extra) if extra > 0 else 0.0
-                if wait > 0 and self.stop.wait(wait):
+                if wait > 0 and await self._pause(wait):
                     pending = Outcome(job)  # never sent: back to the queue
                     break
-                pending = self._send(job)
+                pending = await self._send(job)
         finally:
             with self._lock:
                 self._idle.add(number)
             if pending is not None and self._journal.error is None:
-                self._record(pending)
+                await self._record(pending)
 
-    def _record(self, outcome: Outcome) -> None:
-        self._journal.exchange(outcome, want=False)
+    async def _record(self, outcome: Outcome) -> None:
+        await self._journal.exchange(outcome, want=False)
         self._settled(outcome.job)
 
     def _settled(self, job: Job) -> None:
         with self._lock:
             self._in_flight.discard(job.delivery_id)
 
-    def _send(self, job: Job) -> Outcome:
+    async def _send(self, job: Job) -> Outcome:
         message = OutgoingSms(job.phone, job.body, reference=f"d{job.delivery_id}")
         try:
-            return Outcome(job, receipt=self.services.gateway.send(message))
+            return Outcome(job, receipt=await self.services.gateway.send(message))
         except GatewayError as exc:
             if exc.kind is ErrorKind.RETRYABLE and (exc.retry_after or exc.http_status == 429):
                 # The provider throttles the sender, not this number: every slot pauses.

@@ -107,12 +107,22 @@ def classify(status_code: int | None, code: int | str | None) -> ErrorKind:
 
 @runtime_checkable
 class Gateway(Protocol):
-    """Anything that can send one SMS; implementations must allow concurrent `send` calls."""
+    """Anything that can send one SMS.
+
+    `send` is awaited on an event loop, many at once (the dispatcher's slots); several loops
+    in several threads may share one gateway. Connections belong to the loop that opened
+    them: `aclose`, awaited on that loop before it ends, releases them. `close` releases the
+    rest (files, the gateway itself).
+    """
 
     name: str
 
-    def send(self, message: OutgoingSms) -> SendReceipt:
+    async def send(self, message: OutgoingSms) -> SendReceipt:
         """Hand one message to the provider or raise GatewayError."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release what the running event loop holds (pooled connections)."""
         ...
 
     def close(self) -> None:
@@ -135,7 +145,7 @@ class ConsoleGateway:
         self._stream = stream
         self._lock = threading.Lock()
 
-    def send(self, message: OutgoingSms) -> SendReceipt:
+    async def send(self, message: OutgoingSms) -> SendReceipt:
         """Print the message with the number masked."""
         stream = self._stream if self._stream is not None else sys.stderr
         ref = f" [{message.reference}]" if message.reference else ""
@@ -146,6 +156,9 @@ class ConsoleGateway:
             stream.write(line)
             stream.flush()
         return SendReceipt(provider_id=_local_id("console"), status="sent")
+
+    async def aclose(self) -> None:
+        """No connections."""
 
     def close(self) -> None:
         """Nothing to release; the stream belongs to the caller."""
@@ -160,7 +173,7 @@ class FileGateway:
         self.path = Path(path)
         self._lock = threading.Lock()
 
-    def send(self, message: OutgoingSms) -> SendReceipt:
+    async def send(self, message: OutgoingSms) -> SendReceipt:
         """Append one JSON line describing the message."""
         provider_id = _local_id("file")
         record = {
@@ -171,11 +184,15 @@ class FileGateway:
             "at": datetime.now(UTC).isoformat(),
         }
         line = json.dumps(record, ensure_ascii=False) + "\n"
-        # Dispatcher threads share this gateway: one locked write per line keeps lines whole.
+        # Dispatchers in several threads may share this gateway: one locked write per line
+        # keeps lines whole. A short local write; the event loop does not notice it.
         with self._lock, self.path.open("a", encoding="utf-8") as out:
             out.write(line)
             out.flush()
         return SendReceipt(provider_id=provider_id, status="sent")
+
+    async def aclose(self) -> None:
+        """No connections."""
 
     def close(self) -> None:
         """Nothing stays open between sends."""

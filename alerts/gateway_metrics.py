@@ -31,12 +31,12 @@ class InstrumentedGateway:
         self.inner = inner
         self.name = inner.name
 
-    def send(self, message: OutgoingSms) -> SendReceipt:
+    async def send(self, message: OutgoingSms) -> SendReceipt:
         """Send through the wrapped gateway, timing the request whatever its outcome."""
         started = time.perf_counter()
         outcome = "ok"
         try:
-            return self.inner.send(message)
+            return await self.inner.send(message)
         except GatewayError as exc:
             outcome = exc.kind.value
             raise
@@ -45,6 +45,10 @@ class InstrumentedGateway:
             raise
         finally:
             GATEWAY_LATENCY.labels(self.name, outcome).observe(time.perf_counter() - started)
+
+    async def aclose(self) -> None:
+        """Release the wrapped gateway's connections on this event loop."""
+        await self.inner.aclose()
 
     def close(self) -> None:
         """Close the wrapped gateway."""

@@ -23,6 +23,7 @@ from alerts.gateway import (
 )
 from alerts.twilio_gateway import TwilioGateway
 from tests.fakes.fake_twilio import FakeTwilio
+from tests.gateway_helpers import send_now
 
 R, INVALID, OPTED, CONTENT, OTHER = (
     ErrorKind.RETRYABLE,
@@ -93,7 +94,9 @@ def test_gateway_error_carries_kind_and_is_an_alerts_error() -> None:
 def test_console_gateway_prints_one_masked_line() -> None:
     out = io.StringIO()
     gateway = ConsoleGateway(stream=out)
-    receipt = gateway.send(OutgoingSms("+14185550123", "Déneigement ce soir\nRue Cartier", "d-7"))
+    receipt = send_now(
+        gateway, OutgoingSms("+14185550123", "Déneigement ce soir\nRue Cartier", "d-7")
+    )
     gateway.close()
     text = out.getvalue()
     assert text == "SMS to +1******0123 [d-7]: Déneigement ce soir\\nRue Cartier\n"
@@ -103,7 +106,7 @@ def test_console_gateway_prints_one_masked_line() -> None:
 
 
 def test_console_gateway_defaults_to_stderr(capsys: pytest.CaptureFixture[str]) -> None:
-    ConsoleGateway().send(OutgoingSms("+14185550123", "Radar photo demain"))
+    send_now(ConsoleGateway(), OutgoingSms("+14185550123", "Radar photo demain"))
     captured = capsys.readouterr()
     assert captured.err == "SMS to +1******0123: Radar photo demain\n"
     assert captured.out == ""  # stdout stays free for a command's --json document
@@ -123,7 +126,7 @@ def test_file_gateway_writes_whole_json_lines_from_many_threads(tmp_path: Path) 
     def worker(t: int) -> None:
         start.wait()
         for i in range(per_thread):
-            receipt = gateway.send(OutgoingSms(f"+1418{t:02d}{i:05d}", body, f"{t}-{i}"))
+            receipt = send_now(gateway, OutgoingSms(f"+1418{t:02d}{i:05d}", body, f"{t}-{i}"))
             with lock:
                 receipts.append(receipt)
 
@@ -173,8 +176,8 @@ def gateway(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Gateway]
 def test_every_gateway_meets_the_protocol(gateway: Gateway) -> None:
     assert isinstance(gateway, Gateway)
     assert gateway.name in {"console", "file", "twilio"}
-    first = gateway.send(OutgoingSms("+14185550123", "Avis de déneigement", "d-1"))
-    second = gateway.send(OutgoingSms("+14185550123", "Avis de déneigement", "d-2"))
+    first = send_now(gateway, OutgoingSms("+14185550123", "Avis de déneigement", "d-1"))
+    second = send_now(gateway, OutgoingSms("+14185550123", "Avis de déneigement", "d-2"))
     assert isinstance(first, SendReceipt) and first.provider_id and first.status
     assert first.provider_id != second.provider_id
     gateway.close()

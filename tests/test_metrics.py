@@ -23,6 +23,7 @@ from alerts.targeting import TargetSpec
 from alerts.web import create_app
 from alerts.wiring import Services
 from tests.alert_helpers import bulk_subscribers
+from tests.gateway_helpers import send_now
 from tests.public_helpers import NOW, Clock, public_services, zone_ids
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -93,11 +94,14 @@ class Flaky:
     def __init__(self) -> None:
         self.calls = 0
 
-    def send(self, message: OutgoingSms) -> SendReceipt:
+    async def send(self, message: OutgoingSms) -> SendReceipt:
         self.calls += 1
         if self.calls % 2 == 0:
             raise GatewayError("busy", kind=ErrorKind.RETRYABLE, code="20429")
         return SendReceipt(f"flaky-{self.calls}", "queued")
+
+    async def aclose(self) -> None:
+        pass
 
     def close(self) -> None:
         pass
@@ -118,7 +122,7 @@ def test_gateway_latency_is_a_histogram_by_outcome(town: Services) -> None:
         before = scrape(client)
         for n in range(4):
             with contextlib.suppress(GatewayError):
-                gateway.send(OutgoingSms("+14185550000", f"test {n}"))
+                send_now(gateway, OutgoingSms("+14185550000", f"test {n}"))
         after = scrape(client)
     assert gateway.calls == 4  # the wrapped gateway's own attributes stay reachable
     assert [after[key] - before.get(key, 0) for key in keys] == [2, 2, 2]

@@ -24,6 +24,7 @@ import pytest
 
 from alerts.gateway import ErrorKind, GatewayError, OutgoingSms, SendReceipt
 from alerts.twilio_gateway import TwilioGateway
+from tests.gateway_helpers import send_now
 
 REPO = Path(__file__).resolve().parents[1]
 SPEC = REPO.parent / "shared" / "twilio-oai" / "twilio_api_v2010.json"
@@ -155,7 +156,7 @@ def test_gateway_requests_satisfy_twilio_openapi(
 ) -> None:
     gateway = gateway_for(**options)
     for body in ("Déneigement ce soir: stationnement interdit.", "Radar photo sur l’avenue " * 9):
-        _assert_receipt(gateway.send(OutgoingSms(TO, body, reference="d-1")))
+        _assert_receipt(send_now(gateway, OutgoingSms(TO, body, reference="d-1")))
 
 
 def test_prism_rejects_a_request_that_breaks_the_contract(prism_url: str) -> None:
@@ -183,7 +184,7 @@ def test_gateway_wraps_a_contract_violation(
 ) -> None:
     # Misconfiguration that only Twilio would catch reaches the dispatcher as a GatewayError.
     with pytest.raises(GatewayError) as caught:
-        gateway_for(**options).send(OutgoingSms(TO, "a"))
+        send_now(gateway_for(**options), OutgoingSms(TO, "a"))
     error = caught.value
     assert (error.kind, error.code, error.http_status) == (ErrorKind.OTHER, "http-422", 422)
     assert AUTH_TOKEN not in str(error)

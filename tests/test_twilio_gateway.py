@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import logging
+import asyncio
 import socket
 import threading
 import time
@@ -22,6 +22,7 @@ from alerts.errors import ConfigError
 from alerts.gateway import ErrorKind, Gateway, GatewayError, OutgoingSms, classify
 from alerts.twilio_gateway import TwilioGateway, parse_retry_after
 from tests.fakes.fake_twilio import FakeTwilio, count_segments
+from tests.gateway_helpers import send_now
 
 SENDER = "+15005550006"
 SERVICE = "MG" + "1" * 32
@@ -63,7 +64,7 @@ def make_gateway(fake: FakeTwilio) -> Iterator[MakeGateway]:
 
 def _send_error(gateway: TwilioGateway, message: OutgoingSms) -> GatewayError:
     with pytest.raises(GatewayError) as caught:
-        gateway.send(message)
+        send_now(gateway, message)
     return caught.value
 
 
@@ -81,7 +82,9 @@ def test_send_posts_the_right_form_and_returns_a_receipt(
 ) -> None:
     gateway = make_gateway(status_callback=CALLBACK, validity_period=3600)
     assert isinstance(gateway, Gateway)
-    receipt = gateway.send(OutgoingSms(TO, "Déneigement ce soir à 19 h", reference="delivery-42"))
+    receipt = send_now(
+        gateway, OutgoingSms(TO, "Déneigement ce soir à 19 h", reference="delivery-42")
+    )
 
     [request] = fake.requests
     assert request.method == "POST"
@@ -105,7 +108,7 @@ def test_messaging_service_replaces_from_and_optional_fields_stay_out(
 ) -> None:
     gateway = make_gateway(from_number=None, messaging_service_sid=SERVICE)
     body = "Opération radar photo demain sur l’avenue Cartier. " * 2  # ’ forces UCS-2
-    receipt = gateway.send(OutgoingSms(TO, body))
+    receipt = send_now(gateway, OutgoingSms(TO, body))
     [request] = fake.requests
     assert request.form == {"To": TO, "MessagingServiceSid": SERVICE, "Body": body}
     assert receipt.status == "accepted"
@@ -115,7 +118,7 @@ def test_messaging_service_replaces_from_and_optional_fields_stay_out(
 def test_reference_is_never_sent_to_the_provider(
     fake: FakeTwilio, make_gateway: MakeGateway
 ) -> None:
-    make_gateway().send(OutgoingSms(TO, "Avis", reference="secret-delivery-id"))
+    send_now(make_gateway(), OutgoingSms(TO, "Avis", reference="secret-delivery-id"))
     assert not any("secret-delivery-id" in value for value in fake.requests[0].form.values())
 
 
@@ -246,7 +249,7 @@ def test_faults_become_classified_gateway_errors(
     # Numbers are personal information: error messages (which get logged) carry the mask.
     assert "4185550123" not in str(error)
     # The gateway stays usable after any failure (a fresh connection after a dropped one).
-    assert gateway.send(OutgoingSms("+14185550999", "encore")).provider_id.startswith("SM")
+    assert send_now(gateway, OutgoingSms("+14185550999", "encore")).provider_id.startswith("SM")
 
 
 def test_retry_after_header_is_passed_on(fake: FakeTwilio, make_gateway: MakeGateway) -> None:
@@ -282,10 +285,10 @@ def test_transient_failures_for_one_number_then_success(
 ) -> None:
     gateway = make_gateway()
     fake.fail_number_times(TO, 2, status=503)
-    other = gateway.send(OutgoingSms("+14185550999", "autre"))
+    other = send_now(gateway, OutgoingSms("+14185550999", "autre"))
     codes = [_send_error(gateway, OutgoingSms(TO, "a")).code for _ in range(2)]
     assert codes == ["http-503", "http-503"] and other.provider_id
-    assert gateway.send(OutgoingSms(TO, "a")).status == "queued"
+    assert send_now(gateway, OutgoingSms(TO, "a")).status == "queued"
     assert fake.count_to(TO) == 1 and len(fake.requests) == 4
 
 
@@ -333,40 +336,44 @@ def test_the_auth_token_never_appears_in_errors(
     assert fake.auth_token not in repr(gateway)
 
 
-# -- many dispatcher threads share one gateway -----------------------------------------------
+# -- many dispatcher slots, on two event loops, share one gateway ----------------------------
 
 
-def test_many_threads_share_one_gateway(
-    fake: FakeTwilio, make_gateway: MakeGateway, caplog: pytest.LogCaptureFixture
+def test_many_tasks_on_two_loops_share_one_gateway(
+    fake: FakeTwilio, make_gateway: MakeGateway
 ) -> None:
-    threads, total = 32, 2000
-    gateway = make_gateway(pool_size=threads)
+    slots, total = 32, 2000
+    gateway = make_gateway(pool_size=slots)
     fake.latency(0.002)  # overlap the requests so the pool is really shared
     numbers = [f"+1418{i:07d}" for i in range(total)]
     receipts: list[str] = []
     failures: list[BaseException] = []
     lock = threading.Lock()
-    start = threading.Barrier(threads)
 
-    def worker(chunk: list[str]) -> None:
-        start.wait()
+    async def slot(chunk: list[str]) -> None:
         for number in chunk:
             try:
-                sid = gateway.send(
-                    OutgoingSms(number, "Déneigement: stationnement interdit")
-                ).provider_id
+                receipt = await gateway.send(OutgoingSms(number, "Déneigement: stationnement"))
             except BaseException as exc:  # collect everything: the assertion reports it
                 with lock:
                     failures.append(exc)
             else:
                 with lock:
-                    receipts.append(sid)
+                    receipts.append(receipt.provider_id)
 
-    caplog.set_level(logging.WARNING, logger="urllib3")
-    pool = [threading.Thread(target=worker, args=(numbers[t::threads],)) for t in range(threads)]
-    for thread in pool:
+    async def dispatcher(half: list[str]) -> None:
+        try:
+            await asyncio.gather(*(slot(half[n::slots]) for n in range(slots)))
+        finally:
+            await gateway.aclose()
+
+    # Two dispatchers in two threads, each with its own loop, as `alerts serve` may run.
+    loops = [
+        threading.Thread(target=asyncio.run, args=(dispatcher(numbers[h::2]),)) for h in (0, 1)
+    ]
+    for thread in loops:
         thread.start()
-    for thread in pool:
+    for thread in loops:
         thread.join()
 
     assert failures == []
@@ -374,11 +381,9 @@ def test_many_threads_share_one_gateway(
     sent_to = Counter(request.form["To"] for request in fake.requests)
     assert sent_to == Counter(numbers)  # every request recorded exactly once
     assert {m["sid"] for m in fake.messages} == set(receipts)
-    # A pool smaller than the thread count makes urllib3 warn and throw connections away.
-    assert not [r for r in caplog.records if "pool is full" in r.getMessage()]
-
-
-# -- the fake's own Twilio behaviour ---------------------------------------------------------
+    # Connections are reused: at most a pool per loop, whatever the number of messages.
+    connections = {request.client for request in fake.requests}
+    assert 2 <= len(connections) <= 2 * slots, len(connections)
 
 
 def test_fake_validates_like_twilio(fake: FakeTwilio) -> None:
@@ -406,7 +411,7 @@ def test_fake_validates_like_twilio(fake: FakeTwilio) -> None:
 
 
 def test_fake_serves_a_created_message(fake: FakeTwilio, make_gateway: MakeGateway) -> None:
-    receipt = make_gateway().send(OutgoingSms(TO, "Avis"))
+    receipt = send_now(make_gateway(), OutgoingSms(TO, "Avis"))
     path = f"/2010-04-01/Accounts/{fake.account_sid}/Messages/{receipt.provider_id}.json"
     with httpx.Client(base_url=fake.base_url, trust_env=False) as http:
         answer = http.get(path, auth=(fake.account_sid, fake.auth_token))
@@ -460,8 +465,8 @@ def test_fake_sends_signed_status_callbacks() -> None:
                 status_callback=sink.url,
                 api_base_url=fake.base_url,
             )
-            ok = gateway.send(OutgoingSms(TO, "a"))
-            bad = gateway.send(OutgoingSms(unreachable, "a"))
+            ok = send_now(gateway, OutgoingSms(TO, "a"))
+            bad = send_now(gateway, OutgoingSms(unreachable, "a"))
             gateway.close()
             with sink.arrived:
                 assert sink.arrived.wait_for(lambda: len(sink.received) == 4, timeout=5)

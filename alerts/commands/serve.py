@@ -23,7 +23,7 @@ def serve(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     # These log every request, job run or migration step at INFO; their warnings suffice.
-    for noisy in ("twilio.http_client", "apscheduler", "alembic"):
+    for noisy in ("twilio.async_http_client", "apscheduler", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     roles = Roles(web=not no_web, scheduler=not no_scheduler, workers=workers, host=host, port=port)
     wired = services(ctx)

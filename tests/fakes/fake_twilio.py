@@ -71,6 +71,7 @@ class RecordedRequest:
     form: dict[str, str]
     headers: dict[str, str]
     at: float
+    client: tuple[str, int] = ("", 0)  # the connection's address and port
 
 
 @dataclass
@@ -421,7 +422,12 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length).decode() if length else split.query
         form = {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()}
         request = RecordedRequest(
-            self.command, split.path, form, dict(self.headers.items()), time.time()
+            self.command,
+            split.path,
+            form,
+            dict(self.headers.items()),
+            time.time(),
+            tuple(self.client_address[:2]),
         )
         delay = fake._record(request)
         if delay:
