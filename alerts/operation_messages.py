@@ -84,6 +84,7 @@ def recurrence_request(stored: dict[str, Any]) -> AlertRequest:
         target=TargetSpec(
             zones=tuple(target.get("zones") or ()),
             area=target.get("area"),
+            area_geometry=target.get("area_geometry"),
             near=target.get("near"),
             radius_m=target.get("radius_m"),
             everyone=bool(target.get("everyone")),
@@ -100,14 +101,18 @@ def recurrence_request(stored: dict[str, Any]) -> AlertRequest:
     )
 
 
-def stored_request(request: AlertRequest) -> dict[str, Any]:
-    """An alert request as JSON, for a recurring schedule to rebuild it each time."""
+def stored_request(request: AlertRequest, area: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An alert request as JSON, for a recurring schedule to rebuild it each time.
+
+    `area` is the drawn area's geometry (GeoJSON), kept instead of rereading its file.
+    """
     target, message = request.target, request.message
     return {
         "kind": request.kind,
         "target": {
             "zones": list(target.zones),
             "area": target.area,
+            "area_geometry": area,
             "near": target.near,
             "radius_m": target.radius_m,
             "everyone": target.everyone,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from shapely.geometry import mapping
+
 from alerts.errors import NotFound, UsageError
 from alerts.models import Recurrence
 from alerts.operation_messages import stored_request
@@ -19,12 +21,13 @@ def add_recurrence(services: Services, request: AlertRequest, schedule: str) -> 
     canonical = parse_recurrence(schedule).describe()
     if request.at is not None:
         raise UsageError("--every and --at do not go together")
-    prepare_alert(services, request)  # every mistake is refused now, not at 19:00 next week
+    draft = prepare_alert(services, request)  # every mistake is refused now, not at 19:00
+    drawn = draft.target.geometry if draft.target.kind == "area" else None
     with services.session() as session:
         recurrence = Recurrence(
             kind=request.kind,
             schedule=canonical,
-            request=stored_request(request),
+            request=stored_request(request, mapping(drawn) if drawn is not None else None),
             created_at=services.clock(),
         )
         session.add(recurrence)

@@ -57,10 +57,13 @@ class TargetSpec:
     """Where an operator aims an alert, as typed: exactly one of the four forms."""
 
     zones: tuple[str, ...] = ()
-    area: str | None = None
+    area: str | None = None  # a GeoJSON file or URL
     near: str | None = None
     radius_m: float | None = None
     everyone: bool = False
+    # The drawn area itself (a GeoJSON geometry), as a recurring schedule keeps it: the file
+    # it came from may be gone by the next occurrence. `area` then only names it.
+    area_geometry: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -95,7 +98,8 @@ class Target:
 
 def resolve_target(services: Services, spec: TargetSpec) -> Target:
     """Check and resolve a target; unknown zones, bad files and bad circles are refused."""
-    forms = [bool(spec.zones), spec.area is not None, spec.near is not None, spec.everyone]
+    drawn = spec.area is not None or spec.area_geometry is not None
+    forms = [bool(spec.zones), drawn, spec.near is not None, spec.everyone]
     if sum(forms) != 1:
         raise UsageError("give exactly one target: --zone NAME..., --area FILE, --near, or --all")
     if spec.radius_m is not None and spec.near is None:
@@ -106,9 +110,14 @@ def resolve_target(services: Services, spec: TargetSpec) -> Target:
         return Target("zones", tuple(unique), tuple(unique.values()))
     if spec.everyone:
         return Target("all")
-    if spec.area is not None:
-        area = read_area(spec.area)
-        return area_target(services, area, {"file": Path(spec.area).name})
+    if drawn:
+        name = Path(spec.area).name if spec.area else "area"
+        if spec.area_geometry is not None:
+            area = area_of(spec.area_geometry, name)
+        else:
+            assert spec.area is not None
+            area = read_area(spec.area)
+        return area_target(services, area, {"file": name})
     assert spec.near is not None
     point = parse_coordinates(spec.near)
     if point is None:
@@ -146,6 +155,11 @@ def read_area(path: str) -> BaseGeometry:
         document, source = fetch_json(path)
     except Exception as exc:  # the zones package's one-line LayerError, or an OS error
         raise BadArea(f"--area: {exc}") from None
+    return area_of(document, source)
+
+
+def area_of(document: Any, source: str) -> BaseGeometry:
+    """The (multi)polygon of a GeoJSON document, checked as an --area file is."""
     geometries = [shape(g) for g in _geometries(document, source)]
     polygons = [g for g in geometries if g.geom_type in ("Polygon", "MultiPolygon")]
     if not polygons:

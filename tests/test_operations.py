@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -9,6 +10,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from shapely.geometry import mapping
 from sqlmodel import select
 
 from alerts.composition import MessageSpec
@@ -17,7 +19,7 @@ from alerts.dispatch import run_worker
 from alerts.errors import InvalidInput, UsageError
 from alerts.layers import import_addresses, import_zones
 from alerts.local_time import BadTime
-from alerts.models import Alert, Delivery, Notice
+from alerts.models import Alert, Delivery, Notice, Subscriber
 from alerts.notices import fire_notice, list_notices
 from alerts.operations import (
     OperationSpec,
@@ -406,3 +408,28 @@ def test_a_recurring_alert_fires_once_per_occurrence(city: tuple[Services, Clock
     cancel_recurrence(services, made["id"])
     assert list_recurrences(services)[0]["status"] == "cancelled"
     assert f"recurrence-{made['id']}" not in timer_for(services).job_ids()
+
+
+def test_a_recurring_area_alert_keeps_its_area_when_the_file_is_gone(
+    city: tuple[Services, Clock], tmp_path: Path
+) -> None:
+    from alerts.recurring import add_recurrence
+    from alerts.scheduler import fire_recurrence
+
+    services, clock = city
+    eloi = next(z for z in services.zones.layer().zones if z.name == "Saint-Éloi")
+    drawn = eloi.geometry.representative_point().buffer(0.002)
+    area = tmp_path / "radar-round.geojson"
+    area.write_text(json.dumps({"type": "Feature", "properties": {}, "geometry": mapping(drawn)}))
+    request = AlertRequest("radar", TargetSpec(area=str(area)), MessageSpec(text="Radar ce soir"))
+    made = add_recurrence(services, request, "daily 19:00")
+    area.unlink()  # the operator's drawing is gone by the first occurrence
+    clock.at("2026-12-03T19:00:01")
+    fire_recurrence(services, made["id"])
+    with services.session(read_only=True) as session:
+        [notice] = session.exec(select(Notice).where(Notice.recurrence_id == made["id"])).all()
+        assert notice.status == "sent", notice.detail
+        phones = session.exec(
+            select(Subscriber.phone).join(Delivery).where(Delivery.alert_id == notice.alert_id)
+        ).all()
+    assert phones == ["+14185550103"]  # Saint-Éloi's radar subscriber; no one elsewhere
