@@ -20,7 +20,9 @@ from alerts import keywords, store
 from alerts.errors import InvalidPhone
 from alerts.keywords import Lang
 from alerts.models import ACTIVE, OPTED_OUT, PENDING, InboundMessage, Subscriber, Subscription
+from alerts.online_geocoder import OnlinePlace
 from alerts.phones import mask_phone, parse_phone
+from alerts.places import OnlineLookupNeeded, look_up_online, online_lookups_deferred
 from alerts.replies import Replies
 from alerts.subscription_requests import SubscriptionRequests
 from alerts.wiring import Services
@@ -82,9 +84,11 @@ def replies_for(services: Services) -> Replies:
 def handle_inbound(services: Services, sms: InboundSms, replies: Replies | None = None) -> Outcome:
     """Act on one inbound text exactly once and return the reply to send back."""
     replies = replies or replies_for(services)
-    for attempt in range(_ATTEMPTS):
+    online: dict[str, OnlinePlace | None] = {}  # online geocoder answers, by text
+    attempt = 0
+    while True:
         try:
-            with services.session() as session:
+            with online_lookups_deferred(online), services.session() as session:
                 stored = _stored_outcome(session, sms.message_sid)
                 if stored is not None:
                     return stored
@@ -92,12 +96,16 @@ def handle_inbound(services: Services, sms: InboundSms, replies: Replies | None 
                 outcome = turn.run()
                 _remember(session, sms, outcome, turn.phone or sms.sender[:16], services.clock())
                 return outcome
+        except OnlineLookupNeeded as needed:
+            # The transaction is rolled back: look the place up with no lock held, then
+            # run the turn again with the answer (a text names one place: one lookup).
+            online[needed.text] = look_up_online(services, needed.text)
         except IntegrityError:
             # Another request created the same sender or MessageSid meanwhile: start over,
             # this time seeing what it stored.
-            if attempt == _ATTEMPTS - 1:
+            attempt += 1
+            if attempt == _ATTEMPTS:
                 raise
-    raise AssertionError("unreachable")
 
 
 def _stored_outcome(session: Session, message_sid: str) -> Outcome | None:

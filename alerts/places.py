@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from alerts.errors import InvalidInput, UsageError
+from alerts.online_geocoder import OnlinePlace
 from alerts.wiring import Services
 from zones.errors import PlaceNotFound
 from zones.geocode import PlaceMatch, parse_address, parse_coordinates, resolve_place
@@ -20,6 +24,40 @@ class ResolvedPlace:
     lat: float | None = None
     place_text: str | None = None
     distance_m: float = 0.0
+
+
+class OnlineLookupNeeded(Exception):
+    """Resolving this text needs the online geocoder, which a transaction must not wait on."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
+# Inside a conversation turn (one database transaction), the online answers looked up before
+# it began, by text; outside one (None), the online geocoder is asked there and then.
+_online_answers: ContextVar[dict[str, OnlinePlace | None] | None] = ContextVar(
+    "online_answers", default=None
+)
+
+
+@contextmanager
+def online_lookups_deferred(answers: dict[str, OnlinePlace | None]) -> Iterator[None]:
+    """Within: a text not in `answers` that needs the online geocoder raises
+    OnlineLookupNeeded, so the caller can end its transaction, look it up and try again."""
+    token = _online_answers.set(answers)
+    try:
+        yield
+    finally:
+        _online_answers.reset(token)
+
+
+def look_up_online(services: Services, text: str) -> OnlinePlace | None:
+    """Ask the online geocoder for `text` within the zone layer's box (None: not found)."""
+    online = services.online_geocoder
+    if online is None:
+        return None
+    return online.geocode(text, services.zones.stored().layer.bounds)
 
 
 class OutsideZones(InvalidInput):
@@ -39,10 +77,15 @@ def resolve(services: Services, text: str) -> PlaceMatch:
     try:
         return resolve_place(text, stored.layer, services.zones.gazetteer())
     except PlaceNotFound:
-        online = services.online_geocoder
-        if online is None or parse_address(text) is None:
+        if services.online_geocoder is None or parse_address(text) is None:
             raise
-        found = online.geocode(text, stored.layer.bounds)
+        answers = _online_answers.get()
+        if answers is None:
+            found = look_up_online(services, text)
+        elif text in answers:
+            found = answers[text]
+        else:
+            raise OnlineLookupNeeded(text) from None
         if found is None:
             raise
         zone, distance = stored.layer.locate(found.lon, found.lat)

@@ -29,8 +29,9 @@ def create_app(services: Services) -> FastAPI:
     replies = replies_for(services)
     public_url = services.settings.service.public_url
     # SQLite takes one writer at a time: handing each turn to a thread pool only adds thread
-    # switches (and GIL convoys under load). PostgreSQL turns run side by side in threads.
-    inline = services.engine.dialect.name == "sqlite"
+    # switches (and GIL convoys under load). PostgreSQL turns run side by side in threads, and
+    # so do turns that may wait on the online geocoder: the event loop must keep answering.
+    inline = services.engine.dialect.name == "sqlite" and services.online_geocoder is None
     if validator is None:
         log.warning("TWILIO_AUTH_TOKEN is not set: every webhook request will be refused")
 

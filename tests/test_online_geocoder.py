@@ -22,10 +22,18 @@ class _Nominatim(BaseHTTPRequestHandler):
         "12 rue inconnue": ("47.0395", "-71.3220", "12 Rue Inconnue, Val-Givré")
     }
     queries: ClassVar[list[dict[str, list[str]]]] = []
+    # Set by a test: each query announces itself, then waits (at most 10 s) for `release`,
+    # which is set once the query is answered.
+    asked: ClassVar[threading.Event | None] = None
+    release: ClassVar[threading.Event | None] = None
 
     def do_GET(self) -> None:
         query = parse_qs(urlsplit(self.path).query)
         type(self).queries.append(query)
+        if self.asked is not None and self.release is not None:
+            self.asked.set()
+            self.release.wait(10)
+            self.release.set()  # set once answered, released or not: the test can tell
         hit = self.known.get(query.get("q", [""])[0].lower())
         places = [{"lat": hit[0], "lon": hit[1], "display_name": hit[2]}] if hit else []
         body = json.dumps(places).encode()
@@ -101,3 +109,57 @@ def test_an_unreachable_server_is_not_an_error(settings: Settings) -> None:
     with pytest.raises(PlaceNotFound):
         locate_text(wired, "12 rue Inconnue")
     wired.close()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_webhook_keeps_answering_while_a_turn_waits_on_the_geocoder(
+    settings: Settings, nominatim: str
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from alerts.demo.run import DEMO_LAYER
+    from alerts.layers import import_zones
+    from alerts.web import create_app
+    from tests.test_web import PUBLIC, TOKEN, inbound_fields, signed
+
+    wired = build(
+        settings.with_overrides(
+            **{
+                "zones.online_geocoder": True,
+                "zones.nominatim_url": nominatim,
+                "zones.online_timeout_seconds": 15,
+                "twilio.auth_token": TOKEN,
+                "service.public_url": PUBLIC,
+            }
+        )
+    )
+    import_zones(wired, str(DEMO_LAYER))
+    _Nominatim.asked, _Nominatim.release = threading.Event(), threading.Event()
+    replies: list[str] = []
+    try:
+        with TestClient(create_app(wired)) as client:
+            fields = inbound_fields("abonner 12 rue Inconnue")
+
+            def resident() -> None:
+                answer = client.post("/sms/inbound", data=fields, headers=signed(
+                    "/sms/inbound", fields))  # fmt: skip
+                replies.append(answer.text)
+
+            waiting = threading.Thread(target=resident)
+            waiting.start()
+            assert _Nominatim.asked.wait(10)  # the turn is now waiting on the geocoder
+            # Meanwhile another resident is answered (a write) and the health check too:
+            # neither the event loop nor the database is held by the waiting turn.
+            other = inbound_fields("AIDE", sender="+14185550199")
+            helped = client.post("/sms/inbound", data=other, headers=signed(
+                "/sms/inbound", other))  # fmt: skip
+            health = client.get("/health")
+            held_meanwhile = not _Nominatim.release.is_set()
+            _Nominatim.release.set()
+            waiting.join(30)
+        assert held_meanwhile
+        assert health.status_code == 200 and "<Message>" in helped.text
+        assert len(replies) == 1 and "Blanche" in replies[0]  # the zone the address lies in
+    finally:
+        _Nominatim.asked = _Nominatim.release = None
+        wired.close()
