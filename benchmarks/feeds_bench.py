@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
-import httpx
+import httpx2
 from fastapi import FastAPI, Request, Response
 
 REPO = Path(__file__).resolve().parents[1]
@@ -138,7 +138,7 @@ async def load(
 
 def measure(base: str, conditional: bool, total: int, connections: int) -> dict[str, float]:
     url = f"{base}/alerts.atom"
-    first = httpx.get(url, timeout=30)
+    first = httpx2.get(url, timeout=30)
     assert first.status_code == 200, first.status_code
     headers = {"If-None-Match": first.headers["etag"]} if conditional else {}
     status = 304 if conditional else 200

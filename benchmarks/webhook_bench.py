@@ -5,7 +5,7 @@ Two servers run side by side, each in its own process under uvicorn:
   "abonner <address>" (signature check, geocoding, a subscriber, a subscription and the
   stored message, in one transaction);
 - baseline: a bare FastAPI endpoint that parses the same form and returns a constant TwiML.
-This process is the load generator (asyncio + httpx, a fixed number of connections).
+This process is the load generator (asyncio + aiohttp, a fixed number of connections).
 Targets: at least 500 requests/s with p99 latency at most 50 ms on SQLite.
 
 Run from the repository root: `python benchmarks/webhook_bench.py [--requests N]`.

@@ -213,7 +213,7 @@ def _the_printed_address_shows_the_town(folder: Path, printed: str, cwd: Path) -
     import socket
     import time
 
-    import httpx
+    import httpx2
 
     line = next(text for text in printed.splitlines() if "serve" in text and "--config" in text)
     args = shlex.split(line.split("run:", 1)[1])[1:]  # drop the leading "alerts"
@@ -229,9 +229,9 @@ def _the_printed_address_shows_the_town(folder: Path, printed: str, cwd: Path) -
         page = ""
         for _ in range(100):
             try:
-                page = httpx.get(f"http://127.0.0.1:{port}/", timeout=2).text
+                page = httpx2.get(f"http://127.0.0.1:{port}/", timeout=2).text
                 break
-            except httpx.TransportError:
+            except httpx2.TransportError:
                 time.sleep(0.2)
         assert "Lac-Doré" in page and "Côte-Blanche" in page and "Déneigement" in page
         for digits in ("5550101", "5550103", "5550110", "5550111"):

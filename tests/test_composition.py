@@ -182,7 +182,10 @@ def test_names_are_joined_per_language() -> None:
 
 def test_composition_imports_no_io_library() -> None:
     root = Path(__file__).resolve().parents[1]
-    forbidden = ("sqlalchemy", "sqlmodel", "fastapi", "twilio", "psycopg", "requests", "httpx")
+    forbidden = (
+        "sqlalchemy", "sqlmodel", "fastapi", "twilio", "psycopg", "requests", "httpx", "httpx2",
+        "aiohttp",
+    )  # fmt: skip
     code = (
         "import sys, alerts.composition; "
         f"print(sorted(m for m in sys.modules if m.split('.')[0] in {forbidden!r}))"

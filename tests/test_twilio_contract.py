@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-import httpx
+import httpx2
 import pytest
 
 from alerts.gateway import ErrorKind, GatewayError, OutgoingSms, SendReceipt
@@ -97,9 +97,9 @@ def _wait_until_up(process: subprocess.Popen[bytes], base_url: str, log: IO[str]
             pytest.fail(f"Prism exited with {process.returncode}:\n{_tail(log)}")
         try:
             # Any answer, even a 404, means Prism is up.
-            httpx.get(base_url + "/", timeout=1.0, trust_env=False)
+            httpx2.get(base_url + "/", timeout=1.0, trust_env=False)
             return
-        except httpx.TransportError:
+        except httpx2.TransportError:
             time.sleep(0.1)
     pytest.fail(f"Prism did not answer within {STARTUP_TIMEOUT:g} s:\n{_tail(log)}")
 
@@ -163,7 +163,7 @@ def test_prism_rejects_a_request_that_breaks_the_contract(prism_url: str) -> Non
     # Proves the checks above can fail: Prism really validates what it is sent.
     url = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
     # trust_env=False: a CI proxy setting must not route 127.0.0.1 through the proxy.
-    with httpx.Client(base_url=prism_url, auth=(ACCOUNT_SID, AUTH_TOKEN), trust_env=False) as http:
+    with httpx2.Client(base_url=prism_url, auth=(ACCOUNT_SID, AUTH_TOKEN), trust_env=False) as http:
         missing_to = http.post(url, data={"From": SENDER, "Body": "a"})
         bad_type = http.post(url, data={"To": TO, "Body": "a", "ValidityPeriod": "soon"})
         good = http.post(url, data={"To": TO, "From": SENDER, "Body": "a"})

@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
 
-import httpx
+import httpx2
 import pytest
 from twilio.request_validator import RequestValidator
 
@@ -394,7 +394,7 @@ def test_fake_validates_like_twilio(fake: FakeTwilio) -> None:
         ({"To": TO, "From": SENDER}, 21602),
         ({"To": TO, "Body": "a"}, 21603),
     ]
-    with httpx.Client(base_url=fake.base_url, trust_env=False) as http:
+    with httpx2.Client(base_url=fake.base_url, trust_env=False) as http:
         for form, code in cases:
             answer = http.post(url, data=form, auth=auth)
             assert answer.status_code == 400
@@ -413,7 +413,7 @@ def test_fake_validates_like_twilio(fake: FakeTwilio) -> None:
 def test_fake_serves_a_created_message(fake: FakeTwilio, make_gateway: MakeGateway) -> None:
     receipt = send_now(make_gateway(), OutgoingSms(TO, "Avis"))
     path = f"/2010-04-01/Accounts/{fake.account_sid}/Messages/{receipt.provider_id}.json"
-    with httpx.Client(base_url=fake.base_url, trust_env=False) as http:
+    with httpx2.Client(base_url=fake.base_url, trust_env=False) as http:
         answer = http.get(path, auth=(fake.account_sid, fake.auth_token))
     assert answer.status_code == 200
     assert answer.json()["sid"] == receipt.provider_id and answer.json()["uri"] == path

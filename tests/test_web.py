@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given
@@ -72,7 +72,7 @@ def inbound_fields(
 
 def post(
     client: TestClient, fields: dict[str, str], headers: dict[str, str] | None = None
-) -> httpx.Response:
+) -> httpx2.Response:
     return client.post(
         "/sms/inbound",
         data=fields,
@@ -80,7 +80,7 @@ def post(
     )
 
 
-def twiml_messages(response: httpx.Response) -> list[str]:
+def twiml_messages(response: httpx2.Response) -> list[str]:
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/xml")
     root = ET.fromstring(response.text)
@@ -240,12 +240,12 @@ def test_alerts_serve_answers_a_real_signed_request(tmp_path: Path) -> None:
         base = f"http://127.0.0.1:{port}"
         for _ in range(100):
             try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                if httpx2.get(f"{base}/health", timeout=1).status_code == 200:
                     break
-            except httpx.TransportError:
+            except httpx2.TransportError:
                 time.sleep(0.1)
         fields = inbound_fields("abonner Lac-Doré")
-        response = httpx.post(
+        response = httpx2.post(
             f"{base}/sms/inbound", data=fields, headers=signed("/sms/inbound", fields), timeout=10
         )
         assert "Lac-Doré" in twiml_messages(response)[0]
