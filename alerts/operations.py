@@ -28,6 +28,10 @@ from zones.errors import ZoneError
 OPERATION_KINDS = ("snow", "radar")
 
 
+class OperationOver(InvalidInput):
+    """An operation whose end has already passed: nothing is left to tell anyone."""
+
+
 class OperationNotFound(NotFound):
     """No operation has this id."""
 
@@ -94,7 +98,7 @@ def resolve_operation(services: Services, spec: OperationSpec) -> Resolved:
     if end <= start:
         raise InvalidInput("an operation must end after it starts")
     if end <= services.clock():
-        raise InvalidInput(f"this operation is already over ({format_local(end, tz)})")
+        raise OperationOver(f"this operation is already over ({format_local(end, tz)})")
     ids, names, lon, lat, radius = _where(services, spec)
     schedule = settings.schedule
     notice = parse_duration(spec.notice_before or schedule.notice_before)

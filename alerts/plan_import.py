@@ -3,6 +3,10 @@
 Each event has a stable id (the iCalendar UID, a CSV `id` column, or else a digest of the
 row), so importing the same file twice changes nothing and a changed event is rescheduled.
 Every event is checked before any is stored: one bad event stops the import.
+
+A plan is re-imported as the week goes on, so two kinds of event are left as they are: one
+already over (stored or not: nobody is left to tell), and one whose operation an operator
+cancelled (its residents were told; the file does not bring it back).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from alerts.errors import AlertsError, InvalidInput
 from alerts.local_time import parse_local_time
 from alerts.models import Operation
 from alerts.operations import (
+    OperationOver,
     OperationSpec,
     Resolved,
     add_operation,
@@ -51,6 +56,7 @@ class PlanReport:
     unchanged: int = 0
     rescheduled: int = 0
     cancelled: int = 0
+    past: int = 0  # events already over and never stored: skipped
     operation_ids: list[int] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -60,6 +66,7 @@ class PlanReport:
             "unchanged": self.unchanged,
             "rescheduled": self.rescheduled,
             "cancelled": self.cancelled,
+            "past": self.past,
             "operations": self.operation_ids,
         }
 
@@ -79,28 +86,51 @@ def import_plan(services: Services, path: str | Path) -> PlanReport:
         if path.suffix.lower() in (".ics", ".ical")
         else _read_csv(services, path)
     )
-    checked: list[tuple[_Event, Resolved | None]] = []
+    seen: set[str | None] = set()
     for event in events:
+        if event.spec.external_id in seen:
+            raise PlanError(f"{path.name}, {event.where}: this event appears twice in the file")
+        seen.add(event.spec.external_id)
+    stored = _stored_operations(services, [event.spec.external_id for event in events])
+    report = PlanReport()
+    checked: list[tuple[_Event, Resolved | None, Operation | None]] = []
+    for event in events:
+        existing = stored.get(event.spec.external_id or "")
         if event.cancelled:
-            checked.append((event, None))
+            checked.append((event, None, existing))
+            continue
+        if existing is not None and existing.status == "cancelled":
+            report.unchanged += 1
             continue
         try:
-            checked.append((event, resolve_operation(services, event.spec)))
+            checked.append((event, resolve_operation(services, event.spec), existing))
+        except OperationOver:
+            if existing is None:
+                report.past += 1
+            else:
+                report.unchanged += 1
         except (AlertsError, ZoneError) as exc:
             raise PlanError(f"{path.name}, {event.where}: {exc}") from None
-    report = PlanReport()
-    for event, resolved in checked:
-        _apply(services, event, resolved, report)
+    for event, resolved, existing in checked:
+        _apply(services, event, resolved, existing, report)
     return report
 
 
-def _apply(
-    services: Services, event: _Event, resolved: Resolved | None, report: PlanReport
-) -> None:
+def _stored_operations(services: Services, external_ids: list[str | None]) -> dict[str, Operation]:
+    """The operations already stored for these events, by external id."""
+    wanted = sorted({external_id for external_id in external_ids if external_id})
     with services.session(read_only=True) as session:
-        existing = session.execute(
-            select(Operation).where(col(Operation.external_id) == event.spec.external_id)
-        ).scalar_one_or_none()
+        rows = session.execute(select(Operation).where(col(Operation.external_id).in_(wanted)))
+        return {op.external_id: op for op in rows.scalars() if op.external_id}
+
+
+def _apply(
+    services: Services,
+    event: _Event,
+    resolved: Resolved | None,
+    existing: Operation | None,
+    report: PlanReport,
+) -> None:
     if event.cancelled:
         if existing is not None and existing.status != "cancelled" and existing.id is not None:
             cancel_operation(services, existing.id)

@@ -357,6 +357,40 @@ def test_an_ics_plan_imports_reimports_as_a_no_op_and_reschedules_moves(
     assert by_uid["ics:snow-4@ville"]["zones"] == ["Lac-Doré", "Saint-Éloi"]
 
 
+def test_a_plan_reimported_later_in_the_week_leaves_past_and_cancelled_operations_alone(
+    city: tuple[Services, Clock], tmp_path: Path
+) -> None:
+    services, clock = city
+    plan = _plan(tmp_path / "week.ics", _dozen())
+    assert import_plan(services, plan).added == 12
+    by_uid = {op["external_id"]: op for op in list_operations(services)}
+    cancel_operation(services, by_uid["ics:snow-5@ville"]["id"])  # an operator called it off
+    clock.at("2026-12-05T08:00:00")  # the three operations of the 4th are over
+    again = import_plan(services, plan)
+    assert (again.added, again.unchanged, again.rescheduled, again.past) == (0, 12, 0, 0)
+    after = {op["external_id"]: op for op in list_operations(services)}
+    assert after["ics:snow-5@ville"]["status"] == "cancelled"
+    assert all(n["status"] != "scheduled" for n in after["ics:snow-5@ville"]["notices"])
+    # A new file holding a finished event and a coming one: the finished one is skipped.
+    late = [
+        _vevent("late-past@ville", "20261204T190000", "20261205T070000", "snow", "Lac-Doré"),
+        _vevent("late-next@ville", "20261207T190000", "20261208T070000", "snow", "Lac-Doré"),
+    ]
+    report = import_plan(services, _plan(tmp_path / "late.ics", late))
+    assert (report.added, report.past) == (1, 1)
+    assert "ics:late-past@ville" not in {op["external_id"] for op in list_operations(services)}
+
+
+def test_an_event_twice_in_one_file_is_refused(
+    city: tuple[Services, Clock], tmp_path: Path
+) -> None:
+    services, _ = city
+    twice = [_vevent("same@ville", "20261206T190000", "20261207T070000", "snow", "Lac-Doré")] * 2
+    with pytest.raises(PlanError, match="appears twice"):
+        import_plan(services, _plan(tmp_path / "twice.ics", twice))
+    assert list_operations(services) == []
+
+
 def test_a_bad_event_stops_the_import_and_changes_nothing(
     city: tuple[Services, Clock], tmp_path: Path
 ) -> None:

@@ -87,7 +87,8 @@ def import_(ctx: typer.Context, file: Path, as_json: bool = JSON_OPTION) -> None
         return
     console.print(
         f"{report.added} added, {report.rescheduled} rescheduled, "
-        f"{report.unchanged} unchanged, {report.cancelled} cancelled."
+        f"{report.unchanged} unchanged, {report.cancelled} cancelled, "
+        f"{report.past} skipped as already over."
     )
 
 
