@@ -57,20 +57,18 @@ def quiet_time(services: Services, due_at: datetime, urgent: bool) -> datetime:
 
 
 def schedule_alert(services: Services, alert_id: int, due_at: datetime, urgent: bool) -> int:
-    """Arm the release of an alert queued with `send --at`; returns the notice id."""
-    due = quiet_time(services, due_at, urgent)
+    """Arm the release of an alert queued with `send --at`; returns the notice id.
+
+    `due_at` is the alert's `scheduled_for`, already moved past quiet hours by prepare_alert.
+    """
     with services.session() as session:
-        notice = Notice(kind="alert", alert_id=alert_id, due_at=due, urgent=urgent)
+        notice = Notice(kind="alert", alert_id=alert_id, due_at=due_at, urgent=urgent)
         session.add(notice)
         session.flush()
         assert notice.id is not None
-        if due != due_at:
-            session.execute(
-                update(Alert).where(col(Alert.id) == alert_id).values(scheduled_for=due)
-            )
         armed = (
             notice.id,
-            due,
+            due_at,
             services.settings.schedule.grace(alert_kind(session, notice)),
         )
     arm(services, [armed])

@@ -29,7 +29,7 @@ from sqlmodel import col
 
 from alerts.leadership import Leadership
 from alerts.models import Notice, Recurrence
-from alerts.notices import fire_notice, mark_missed, pending_notices
+from alerts.notices import arm, fire_notice, mark_missed, pending_notices, quiet_time
 from alerts.schedule_rules import parse_recurrence
 from alerts.subscription_requests import forget_stale_requests
 from alerts.wiring import Services
@@ -154,17 +154,27 @@ def _services() -> Services:
 
 
 def fire_recurrence(services: Services, recurrence_id: int, due: datetime | None = None) -> None:
-    """Record this occurrence of a recurring schedule as a notice, then fire it once."""
+    """Record this occurrence of a recurring schedule as a notice, then fire it once.
+
+    An occurrence that falls in quiet hours (and is not urgent) is recorded for their end and
+    armed like any notice, instead of being sent now.
+    """
     with services.session(read_only=True) as session:
         recurrence = session.get(Recurrence, recurrence_id)
         if recurrence is None or recurrence.status != "active":
             return
-        schedule = recurrence.schedule
+        schedule, kind = recurrence.schedule, recurrence.kind
+        urgent = bool(recurrence.request.get("urgent"))
     tz = services.settings.service.tz
     due = due or latest_fire_time(schedule, tz, services.clock())
-    notice_id = _occurrence(services, recurrence_id, due)
-    if notice_id is not None:
-        fire_notice(services, notice_id)
+    release = quiet_time(services, due, urgent)
+    notice_id = _occurrence(services, recurrence_id, release)
+    if notice_id is None:
+        return
+    if release > due:
+        arm(services, [(notice_id, release, services.settings.schedule.grace(kind))])
+        return
+    fire_notice(services, notice_id)
 
 
 def _occurrence(

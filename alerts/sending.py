@@ -28,6 +28,7 @@ from alerts.db import rowcount
 from alerts.errors import InvalidInput, NotFound, UsageError
 from alerts.local_time import format_local, parse_local_time
 from alerts.models import Alert, Delivery, UTCDateTime, Zone
+from alerts.notices import quiet_time
 from alerts.targeting import (
     DELIVERY_TABLE,
     Target,
@@ -107,6 +108,9 @@ def prepare_alert(services: Services, request: AlertRequest) -> Draft:
         if scheduled_for < services.clock() - _PAST_TOLERANCE:
             shown = format_local(scheduled_for, settings.service.tz)
             raise InvalidInput(f"--at {request.at} is in the past ({shown})")
+        # A normal alert asked for during quiet hours waits for their end: the preview, the
+        # --json document and the schedule all show the time it will really go out.
+        scheduled_for = quiet_time(services, scheduled_for, request.urgent)
     target = resolve_target(services, request.target)
     texts = compose_alert(
         request.message,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -29,7 +30,7 @@ from alerts.operations import (
     move_operation,
 )
 from alerts.plan_import import PlanError, import_plan
-from alerts.sending import AlertRequest, send_alert
+from alerts.sending import AlertRequest, prepare_alert, send_alert
 from alerts.subscribers import add_subscriber
 from alerts.targeting import TargetSpec
 from alerts.wiring import Services, build
@@ -286,6 +287,41 @@ def test_quiet_hours_delay_non_urgent_notices(settings: Settings) -> None:
     urgent = add_operation(services, snow(start="2026-12-05 09:00", end="2026-12-05 15:00",
                                            notice_before="10h", urgent=True))  # fmt: skip
     assert urgent["notices"][0]["due"] == "2026-12-04T23:00:00-05:00"
+    services.close()
+
+
+def test_quiet_hours_delay_send_at_and_recurring_alerts(settings: Settings) -> None:
+    from alerts.demo.run import DEMO_LAYER
+    from alerts.recurring import add_recurrence
+    from alerts.scheduler import fire_recurrence
+
+    clock = Clock(datetime(2026, 12, 3, 12, 0, tzinfo=TZ).astimezone(UTC))
+    quiet = settings.with_overrides(**{"schedule.quiet_hours": "22:00-07:00"})
+    services = build(quiet, clock=clock)
+    import_zones(services, str(DEMO_LAYER))
+    add_subscriber(services, "4185550101", zone="Lac-Doré")
+    text = MessageSpec(text="Avis")
+    late = AlertRequest("info", TargetSpec(zones=("Lac-Doré",)), text, at="2026-12-03 23:00")
+    draft = prepare_alert(services, late)  # the preview and --json show the real time
+    assert draft.scheduled_for == datetime(2026, 12, 4, 7, 0, tzinfo=TZ)
+    queued = send_alert(services, late)
+    notice = next(n for n in list_notices(services) if n["alert_id"] == queued.alert_id)
+    assert notice["due"] == "2026-12-04T07:00:00-05:00"
+    assert queued.scheduled_for == draft.scheduled_for
+    urgent = replace(late, urgent=True)
+    assert prepare_alert(services, urgent).scheduled_for == datetime(2026, 12, 3, 23, 0, tzinfo=TZ)
+
+    nightly = AlertRequest("info", TargetSpec(zones=("Lac-Doré",)), text)
+    made = add_recurrence(services, nightly, "daily 23:30")
+    clock.at("2026-12-03T23:30:00")
+    fire_recurrence(services, made["id"])
+    with services.session(read_only=True) as session:
+        [waiting] = session.exec(select(Notice).where(Notice.recurrence_id == made["id"])).all()
+    assert (waiting.status, waiting.alert_id) == ("scheduled", None)  # nothing sent at 23:30
+    assert waiting.due_at == datetime(2026, 12, 4, 7, 0, tzinfo=TZ)
+    fire_recurrence(services, made["id"])  # the same occurrence again: still one notice
+    clock.at("2026-12-04T07:00:01")
+    assert waiting.id is not None and fire_notice(services, waiting.id).status == "sent"
     services.close()
 
 
