@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from alerts.config import Settings
+from tests.measurements import MEASURED
 
 if TYPE_CHECKING:
     from alerts.wiring import Services
@@ -19,6 +20,14 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 PG_SERVER = os.environ.get("ALERTS_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432")
 REQUIRE_POSTGRES = os.environ.get("ALERTS_REQUIRE_POSTGRES") == "1"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print what tests measured (rates, agreement, lateness) so a run shows it without -s."""
+    for section, figures in MEASURED.items():
+        terminalreporter.section(f"{section} measurements")
+        for name, value in figures.items():
+            terminalreporter.write_line(f"{name}: {value}")
 
 
 def _postgres_reason() -> str | None:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlmodel import select
@@ -24,6 +25,7 @@ from alerts.models import Alert, Notice
 from alerts.operations import OperationSpec, add_operation
 from alerts.scheduler import ClockRole
 from alerts.wiring import Services, build
+from tests.measurements import record
 
 REPO = Path(__file__).resolve().parents[1]
 log = logging.getLogger("tests.scheduler")
@@ -87,9 +89,9 @@ def test_notices_fire_on_time_from_the_job_store(live: Services) -> None:
     finally:
         stop.set()
         thread.join(30)
-    lateness = [n.late_seconds or 0.0 for n in _notices(live)]
-    log.warning("notices fired %s s after their due times", [round(x, 3) for x in lateness])
-    print(f"\nscheduler lateness (s): {[round(x, 3) for x in lateness]}")
+    lateness = [round(n.late_seconds or 0.0, 3) for n in _notices(live)]
+    log.warning("notices fired %s s after their due times", lateness)
+    record("scheduler", "lateness, jobs in the store at start (s)", str(lateness))
     with live.session(read_only=True) as session:
         assert len(session.exec(select(Alert)).all()) == 3
 
@@ -145,9 +147,13 @@ def _plan_via_cli(env: dict[str, str], folder: Path, due_in: float) -> int:
     return int(json.loads(result.stdout)["notices"][0]["id"])
 
 
-def _notice_status(env: dict[str, str], folder: Path, notice_id: int) -> str:
+def _notice(env: dict[str, str], folder: Path, notice_id: int) -> dict[str, Any]:
     listed = json.loads(_cli(env, folder, "schedule", "list", "--json").stdout)
-    return next(n["status"] for n in listed["notices"] if n["id"] == notice_id)
+    return next(n for n in listed["notices"] if n["id"] == notice_id)
+
+
+def _notice_status(env: dict[str, str], folder: Path, notice_id: int) -> str:
+    return str(_notice(env, folder, notice_id)["status"])
 
 
 def _sent_lines(folder: Path) -> int:
@@ -234,6 +240,8 @@ def test_two_servers_on_postgres_send_each_notice_once_and_take_over(
         time.sleep(2)
         assert _sent_lines(tmp_path) == 2, _logs(tmp_path, servers)  # once each, two processes
         assert all(_notice_status(env, tmp_path, n) == "sent" for n in first)
+        lateness = [_notice(env, tmp_path, n)["late_seconds"] for n in first]
+        record("scheduler", "lateness, jobs added by the CLI to a running serve (s)", str(lateness))
         logs = {name: (tmp_path / f"{name}.log").read_text() for name in servers}
         leader = next(name for name, text in logs.items() if "scheduler started" in text)
         servers[leader].send_signal(signal.SIGKILL)
@@ -243,7 +251,9 @@ def test_two_servers_on_postgres_send_each_notice_once_and_take_over(
         sent = _wait(lambda: _notice_status(env, tmp_path, later) == "sent", 90)
         assert sent, _logs(tmp_path, servers)
         took_over = time.monotonic() - killed_at
-        print(f"\nscheduler taken over and notice fired {took_over:.1f} s after the kill")
+        record("scheduler", "takeover after SIGKILL of the holder (s)", f"{took_over:.1f}")
+        # The bound, not a benchmark: the lock is retried every second.
+        assert took_over < 30, _logs(tmp_path, servers)
         # "sent" means the notice fired and its alert is queued; the dispatcher sends it next
         assert _wait(lambda: _sent_lines(tmp_path) >= 3, 60), _logs(tmp_path, servers)
         time.sleep(2)

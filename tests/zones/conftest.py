@@ -9,7 +9,6 @@ import pytest
 from zones import ZoneLayer
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
-RATES: dict[str, str] = {}  # filled by tests that measure something, printed at the end
 
 
 def data_file(relative: str) -> Path:
@@ -18,14 +17,6 @@ def data_file(relative: str) -> Path:
     if not path.exists():
         pytest.skip(f"shared data not available: {path} (expected beside the repository)")
     return path
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Print the measured rates (geocoding, agreement) so a run shows them without -s."""
-    if RATES:
-        terminalreporter.section("zones measurements")
-        for name, value in RATES.items():
-            terminalreporter.write_line(f"{name}: {value}")
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.zones.conftest import RATES, data_file
+from tests.measurements import record
+from tests.zones.conftest import data_file
 from zones import (
     AddressPoint,
     Gazetteer,
@@ -100,14 +101,14 @@ def _geocoding_rate(
 def test_messy_quebec_addresses_find_their_quartier(quebec: ZoneLayer) -> None:
     path = data_file("quebec/quebec_address_points.csv")
     rate, total = _geocoding_rate(path, quebec, "Québec", "quartier_pip")
-    RATES["Québec messy addresses -> right quartier"] = f"{rate:.2%} of {total} queries"
+    record("zones", "Québec messy addresses -> right quartier", f"{rate:.2%} of {total} queries")
     assert rate >= 0.95
 
 
 def test_messy_montreal_addresses_find_their_borough(montreal: ZoneLayer) -> None:
     path = data_file("montreal/montreal_address_points.csv")
     rate, total = _geocoding_rate(path, montreal, "Montréal", None)
-    RATES["Montréal messy addresses -> right borough"] = f"{rate:.2%} of {total} queries"
+    record("zones", "Montréal messy addresses -> right borough", f"{rate:.2%} of {total} queries")
     assert rate >= 0.95
 
 
@@ -183,7 +184,7 @@ def test_point_outside_every_zone(quebec: ZoneLayer) -> None:
     assert match.kind == "point" and match.zone is None and match.distance_m == float("inf")
 
 
-def test_large_gazetteer_builds_and_answers_quickly() -> None:
+def test_a_large_gazetteer_finds_its_streets() -> None:
     rng = np.random.default_rng(0)
     streets = [f"{kind} Rue-Synthétique-{k}" for k in range(4_000) for kind in ("Rue", "Avenue")]
     picks = rng.integers(0, len(streets), 200_000)
@@ -196,14 +197,17 @@ def test_large_gazetteer_builds_and_answers_quickly() -> None:
     started = time.perf_counter()
     gazetteer = Gazetteer(points)
     build = time.perf_counter() - started
-    timings = []
+    timings, found = [], []
     for k in range(200):
         started = time.perf_counter()
-        gazetteer.geocode(f"{100 + k} av rue synthetique {k * 7}")
+        answers = gazetteer.geocode(f"{100 + k} av rue synthetique {k * 7}")
         timings.append(time.perf_counter() - started)
+        found.append(bool(answers) and f"Rue-Synthétique-{k * 7}" in answers[0].label)
     median_ms = statistics.median(timings) * 1000
-    RATES["Gazetteer of 200,000 points"] = (
-        f"built in {build:.2f} s, geocode median {median_ms:.2f} ms"
+    # Timings are measured and shown in the run's summary, never asserted.
+    record(
+        "zones",
+        "Gazetteer of 200,000 points",
+        f"built in {build:.2f} s, geocode median {median_ms:.2f} ms",
     )
-    assert build < 10.0
-    assert median_ms < 10.0
+    assert all(found), [k for k, ok in enumerate(found) if not ok]

@@ -9,21 +9,27 @@ import pytest
 import shapely
 from pyproj import Transformer
 
-from tests.zones.conftest import RATES, data_file
+from tests.measurements import record
+from tests.zones.conftest import data_file
 from tests.zones.reference import near_boundaries, random_points, reference_zones
 from zones import ZoneLayer
 
+# Every lon/lat layer of the shared data, the one with invalid polygons included (the
+# projected Montréal file is checked against its lon/lat twin in test_layer_loading).
 LAYERS = {
     "quebec": "quebec/vdq-quartier.geojson",
+    "quebec arrondissements": "quebec/vdq-arrondissement.geojson",
     "toronto": "toronto/toronto_neighbourhoods.geojson",
     "montreal": "montreal/limites-administratives-agglomeration.geojson",
+    "montreal quartiers (invalid polygons)": "montreal/quartierreferencehabitation.geojson",
+    "montreal quartiers sociologiques": "montreal/quartiers_sociologiques_2014.geojson",
 }
 
 
 @pytest.mark.parametrize("city", sorted(LAYERS))
-def test_lookups_agree_with_ray_casting(city: str, request: pytest.FixtureRequest) -> None:
+def test_lookups_agree_with_ray_casting(city: str) -> None:
     path = data_file(LAYERS[city])
-    layer: ZoneLayer = request.getfixturevalue(city)
+    layer = ZoneLayer.from_file(path)
     lon, lat = random_points(layer.bounds, 25_000, seed=7)
     clear = ~near_boundaries(path, lon, lat, metres=1.0)
     expected = reference_zones(path, lon[clear], lat[clear])
@@ -33,7 +39,9 @@ def test_lookups_agree_with_ray_casting(city: str, request: pytest.FixtureReques
         [_unsnapped(layer, x, y) for x, y in zip(lon[clear], lat[clear], strict=True)]
     )
     agree_many = float(np.mean(many == expected))
-    RATES[f"{city} locate_many vs ray casting"] = f"{agree_many:.5%} of {clear.sum()} points"
+    record(
+        "zones", f"{city} locate_many vs ray casting", f"{agree_many:.5%} of {clear.sum()} points"
+    )
     assert clear.sum() >= 20_000
     assert agree_many >= 0.999
     assert np.array_equal(single, many)
