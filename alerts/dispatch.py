@@ -236,7 +236,11 @@ class Dispatcher:
         self.outbox = Outbox(services, self.owner, alert_id)
         self.bucket = bucket or shared_bucket(services)
         self.progress = progress
+        # `stop` belongs to the caller (a signal handler, the serve process): the dispatcher
+        # only reads it. It halts itself with its own event, so a worker that has to stop
+        # (bad credentials, a database outage) stops nothing else that watches `stop`.
         self.stop = stop or threading.Event()
+        self.halt = threading.Event()
         self.report = DispatchReport()
         self._lock = threading.Lock()
         self._in_flight: set[int] = set()  # rows `sending` in this worker, for lease renewal
@@ -253,7 +257,7 @@ class Dispatcher:
         try:
             self._loop(until_idle)
         finally:
-            self.stop.set()
+            self.halt.set()
             sender.join()
             self._journal.close()
         if self._journal.error is not None:
@@ -269,7 +273,7 @@ class Dispatcher:
         poll = self.settings.poll_seconds
         renew_every = self.settings.lease_seconds / 3
         last_renew = last_sweep = last_idle_check = time.monotonic()
-        while not self.stop.is_set() and self._journal.error is None:
+        while not self._stopping() and self._journal.error is None:
             now = time.monotonic()
             if now - last_renew >= renew_every:
                 with self._lock:
@@ -290,7 +294,10 @@ class Dispatcher:
                 last_idle_check = now
                 if _retrying(self.outbox.backlog)[0] == 0:
                     return
-            self.stop.wait(min(poll, 0.05))
+            self.halt.wait(min(poll, 0.05))
+
+    def _stopping(self) -> bool:
+        return self.halt.is_set() or self.stop.is_set()
 
     def _tell(self, force: bool = False) -> None:
         if self.progress is None:
@@ -316,7 +323,7 @@ class Dispatcher:
             log.exception("dispatch sender failed")
             self.report.stopped = f"internal error: {type(exc).__name__}"
         finally:
-            self.stop.set()
+            self.halt.set()
             with self._lock:
                 self._idle.update(range(self.settings.concurrency))
 
@@ -330,16 +337,16 @@ class Dispatcher:
         try:
             await self._slot_loop(number)
         except DispatchFailed:
-            self.stop.set()  # the journal's error is raised again by run()
+            self.halt.set()  # the journal's error is raised again by run()
         except Exception as exc:  # a bug: stop cleanly rather than lose a slot silently
             log.exception("dispatch slot %s failed", number)
             self.report.stopped = f"internal error: {type(exc).__name__}"
-            self.stop.set()
+            self.halt.set()
 
     async def _pause(self, seconds: float) -> bool:
         """Wait up to `seconds`; True as soon as the dispatcher is told to stop."""
         deadline = time.monotonic() + seconds
-        while not self.stop.is_set():
+        while not self._stopping():
             left = deadline - time.monotonic()
             if left <= 0:
                 return False
@@ -350,7 +357,7 @@ class Dispatcher:
         pending: Outcome | None = None  # the last send's outcome, not yet recorded
         prepaid = 0.0  # tokens taken for the next job before claiming it
         try:
-            while not self.stop.is_set():
+            while not self._stopping():
                 if not prepaid:
                     # Wait for the rate before claiming: the row is `sending` only briefly.
                     prepaid, wait = 1.0, self.bucket.take(1.0)
@@ -364,6 +371,10 @@ class Dispatcher:
                     self._settled(pending.job)
                     pending = None
                 if job is None:
+                    # The token taken for this claim was not used: give it back, or idle
+                    # slots would each hold one and send in a burst when work arrives.
+                    self.bucket.refund(prepaid)
+                    prepaid = 0.0
                     if drained:
                         with self._lock:
                             self._idle.add(number)
@@ -402,7 +413,7 @@ class Dispatcher:
                 self.bucket.penalize(exc.retry_after or _THROTTLE_PAUSE)
             if is_systemic(exc):
                 self.report.stopped = str(exc)
-                self.stop.set()
+                self.halt.set()
             log.info("send to %s failed: %s", mask_phone(job.phone), exc.code)
             return Outcome(job, error=exc)
         except Exception as exc:  # a gateway bug must not kill the slot with a row in flight

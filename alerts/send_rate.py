@@ -51,6 +51,11 @@ class TokenBucket:
             self._tokens -= cost
             return max(0.0, -self._tokens / self.rate)
 
+    def refund(self, amount: float) -> None:
+        """Give back tokens taken for a send that did not happen."""
+        with self._lock:
+            self._tokens = min(self.burst, self._tokens + amount)
+
     def penalize(self, seconds: float) -> None:
         """Send nothing for `seconds` (the provider said Retry-After)."""
         with self._lock:
@@ -90,6 +95,11 @@ class SharedTokenBucket:
                 self._ready_at = max(self._ready_at, now + wait)
             self._local -= cost
             return max(0.0, self._ready_at - now)
+
+    def refund(self, amount: float) -> None:
+        """Give back tokens taken for a send that did not happen (kept for this process)."""
+        with self._lock:
+            self._local += amount
 
     def penalize(self, seconds: float) -> None:
         """Make every process wait `seconds` (the provider throttled the shared sender)."""

@@ -50,7 +50,7 @@ class ServiceProcess:
         if isinstance(self._leadership, FileLock):
             self._leadership.try_acquire()  # SQLite: refuse a second process right away
         try:
-            self._start_background()
+            self.start_background()
             if self.roles.web:
                 self._serve_web()
             else:
@@ -58,7 +58,8 @@ class ServiceProcess:
         finally:
             self.shutdown()
 
-    def _start_background(self) -> None:
+    def start_background(self) -> None:
+        """Start the scheduler role and the dispatch workers in threads."""
         if self.roles.scheduler:
             self.clock = ClockRole(self.services, self._leadership, self.stop)
             self._spawn("scheduler", self.clock.run)
@@ -71,6 +72,8 @@ class ServiceProcess:
         self._threads.append(thread)
 
     def _dispatch_loop(self) -> None:
+        # A worker that has to stop (bad credentials, a database outage) pauses and tries
+        # again later; the other roles go on (the worker never sets the process's `stop`).
         while not self.stop.is_set():
             try:
                 report = run_worker(self.services, stop=self.stop)

@@ -208,9 +208,7 @@ def test_the_rate_limit_holds_in_segments_per_second(settings: Settings, fake: F
     times = sorted(r.at for r in fake.requests)
     assert len(times) == 16
     burst, grant = rate * 0.25, rate * 0.1
-    for i, start in enumerate(times):
-        in_window = sum(1 for t in times[i:] if t < start + 1.0)
-        assert in_window * 2 <= rate + burst + grant + 2
+    assert _most_in_one_second(times) * 2 <= _allowed_in_one_second(rate, burst, grant), times
 
 
 def test_leases_of_a_dead_worker_are_resent_and_counted_uncertain(
@@ -293,3 +291,65 @@ def test_bad_credentials_stop_the_worker_and_leave_the_queue_intact(
     with services.session(read_only=True) as session:
         assert set(session.execute(select(Delivery.attempts)).scalars()) == {0}
         assert session.get(Alert, alert_id).state == "sending"
+
+
+def test_a_worker_with_bad_credentials_pauses_alone_in_serve(
+    settings: Settings, fake: FakeTwilio, caplog: pytest.LogCaptureFixture
+) -> None:
+    from alerts.service_process import Roles, ServiceProcess
+
+    services = twilio_services(settings, fake, auth_token="wrong-token")
+    bulk_subscribers(services, range(3), import_demo_zones(services)["Saint-Éloi"])
+    _alert(services)
+    process = ServiceProcess(services, Roles(web=False, scheduler=True, workers=1))
+    process.start_background()
+    try:
+        deadline = time.monotonic() + 30
+        while "dispatch worker paused" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "dispatch worker paused" in caplog.text
+        # The other roles go on: the process was not told to stop, the scheduler still runs.
+        assert not process.stop.is_set()
+        assert {t.name for t in threading.enumerate()} >= {"scheduler", "dispatch-1"}
+    finally:
+        process.shutdown()
+        services.close()
+
+
+def test_idle_workers_do_not_burst_when_an_alert_arrives(
+    settings: Settings, fake: FakeTwilio
+) -> None:
+    rate = 2.0
+    services = twilio_services(
+        settings, fake, **{"dispatch.rate_per_second": rate, "dispatch.concurrency": 8}
+    )
+    bulk_subscribers(services, range(6), import_demo_zones(services)["Saint-Éloi"])
+    stop = threading.Event()
+    worker = threading.Thread(target=run_worker, args=(services,), kwargs={"stop": stop})
+    worker.start()
+    try:
+        time.sleep(1.0)  # every slot has looked for work and found none
+        _alert(services)  # queued while the worker idles, as the scheduler or --queue-only do
+        deadline = time.monotonic() + 30
+        while len(fake.requests) < 6 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        worker.join(30)
+        services.close()
+    times = sorted(r.at for r in fake.requests)
+    assert len(times) == 6
+    burst, grant = max(1.0, rate * 0.25), max(1.0, rate * 0.1)
+    # Eight idle slots each holding a token would send seven or eight at once.
+    assert _most_in_one_second(times) <= _allowed_in_one_second(rate, burst, grant), times
+
+
+def _most_in_one_second(times: list[float]) -> int:
+    """The most requests the fake received within any one second."""
+    return max(sum(1 for t in times[i:] if t < start + 1.0) for i, start in enumerate(times))
+
+
+def _allowed_in_one_second(rate: float, burst: float, grant: float) -> float:
+    """A token bucket's most in one second (rate, burst, one grant ahead), plus a quarter
+    second of scheduling noise: the fake times arrivals, not the bucket's grants."""
+    return rate * 1.25 + burst + grant
