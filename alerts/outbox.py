@@ -198,8 +198,22 @@ class Outbox:
         return len(recovered)
 
     def finish_alerts(self) -> None:
-        """Mark done the alerts with nothing left queued or sending."""
+        """Mark done the alerts with nothing left queued or sending.
+
+        First, rows of a cancelled or failed alert that came back to the queue after the
+        alert stopped (a retry or a lease of a send in flight then) are settled like the rest.
+        """
         with self.services.session() as session:
+            for alert_state, row_state in (("cancelled", "cancelled"), ("failed", "failed")):
+                session.execute(
+                    update(_TABLE)
+                    .where(_TABLE.c.state == "queued", _alert_in(alert_state))
+                    .values(
+                        state=row_state,
+                        finished_at=self.services.clock(),
+                        error_message=f"not sent: the alert was {alert_state}",
+                    )
+                )
             active = exists().where(
                 col(Delivery.alert_id) == Alert.id, col(Delivery.state).in_(("queued", "sending"))
             )
@@ -248,6 +262,11 @@ def _still_wanted() -> ColumnElement[bool]:
     return and_(subscriber.exists(), or_(_TABLE.c.zone_id.is_(None), zone.exists()))
 
 
+def _alert_in(*states: str) -> ColumnElement[bool]:
+    """The delivery's alert is in one of these states."""
+    return exists().where(col(Alert.id) == _TABLE.c.alert_id, col(Alert.state).in_(states))
+
+
 def _claim_statement(alert_id: int | None) -> Update:
     """Claim the most urgent due rows and mark them sending, in one statement.
 
@@ -255,7 +274,9 @@ def _claim_statement(alert_id: int | None) -> Update:
     single writer's transaction.
     """
     due = select(_TABLE.c.id).where(
-        _TABLE.c.state == "queued", _TABLE.c.next_attempt_at <= bindparam("b_now")
+        _TABLE.c.state == "queued",
+        _TABLE.c.next_attempt_at <= bindparam("b_now"),
+        ~_alert_in("cancelled", "failed"),  # a retry requeued after the alert stopped
     )
     if alert_id is None:
         due = due.order_by(_TABLE.c.priority, _TABLE.c.next_attempt_at, _TABLE.c.id)

@@ -353,3 +353,28 @@ def _allowed_in_one_second(rate: float, burst: float, grant: float) -> float:
     """A token bucket's most in one second (rate, burst, one grant ahead), plus a quarter
     second of scheduling noise: the fake times arrivals, not the bucket's grants."""
     return rate * 1.25 + burst + grant
+
+
+def test_a_cancelled_alert_does_not_resend_what_failed_in_flight(
+    settings: Settings, fake: FakeTwilio
+) -> None:
+    from alerts.sending import cancel_alert
+
+    services = twilio_services(settings, fake, **{"dispatch.concurrency": 4})
+    bulk_subscribers(services, range(4), import_demo_zones(services)["Saint-Éloi"])
+    alert_id = _alert(services)
+    fake.latency(0.5)
+    fake.fail_next(4, status=503, code=None)  # the four sends in flight will fail, retryable
+    worker = threading.Thread(target=run_worker, args=(services,), kwargs={"until_idle": True})
+    worker.start()
+    deadline = time.monotonic() + 10
+    while len(fake.requests) < 4 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    cancel_alert(services, alert_id)  # while all four are in flight
+    fake.latency(0.0)
+    worker.join(30)
+    services.close()
+    assert not worker.is_alive()
+    assert len(fake.requests) == 4 and fake.messages == []  # nothing sent after the cancel
+    assert set(delivery_states(services, alert_id).values()) == {"cancelled"}
+    assert alert_status(services, alert_id)["state"] == "cancelled"
