@@ -434,7 +434,17 @@ def _validate(data: dict[str, Any], origins: dict[str, str], source: str) -> Set
     except ValidationError as exc:
         raise ConfigError(_describe_first_error(exc, origins, source)) from None
     _check_gateway(settings)
+    _check_replies(settings)
     return settings
+
+
+def _check_replies(settings: Settings) -> None:
+    """Help, info and opt-out replies must fit one SMS whole: they are never cut."""
+    from alerts.replies import replies_for_settings
+
+    problems = replies_for_settings(settings).too_long()
+    if problems:
+        raise ConfigError(f"config: {problems[0]}")
 
 
 def _check_gateway(settings: Settings) -> None:

@@ -23,7 +23,7 @@ from alerts.models import ACTIVE, OPTED_OUT, PENDING, InboundMessage, Subscriber
 from alerts.online_geocoder import OnlinePlace
 from alerts.phones import mask_phone, parse_phone
 from alerts.places import OnlineLookupNeeded, look_up_online, online_lookups_deferred
-from alerts.replies import Replies
+from alerts.replies import Replies, replies_for_settings
 from alerts.subscription_requests import SubscriptionRequests
 from alerts.wiring import Services
 
@@ -64,21 +64,7 @@ class Outcome:
 
 def replies_for(services: Services) -> Replies:
     """The reply templates with this service's name, contact and message frequency."""
-    service, sms = services.settings.service, services.settings.sms
-    common = {
-        "fr": {
-            "service": service.name_fr,
-            "support": service.support_contact,
-            "frequency": sms.message_frequency_fr[:1].upper() + sms.message_frequency_fr[1:],
-        },
-        "en": {
-            "service": service.name_en,
-            "support": service.support_contact,
-            "frequency": sms.message_frequency_en[:1].upper() + sms.message_frequency_en[1:],
-        },
-    }
-    overrides = services.settings.replies
-    return Replies(common, {"fr": overrides.fr, "en": overrides.en})
+    return replies_for_settings(services.settings)
 
 
 def handle_inbound(services: Services, sms: InboundSms, replies: Replies | None = None) -> Outcome:

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from alerts.config import Settings
+from alerts.errors import ConfigError
 from alerts.messages import segment_info
-from alerts.replies import Replies, default_templates
+from alerts.replies import Replies, default_templates, replies_for_settings
 
 LONG = "Vieux-Québec—Cap-Blanc—Colline parlementaire"
 VALUES = {
@@ -62,4 +64,28 @@ def test_replies_module_is_pure() -> None:
         if isinstance(node, ast.Import)
         for alias in node.names
     }
-    assert imported <= {"__future__", "tomllib", "collections", "pathlib", "alerts"}
+    assert imported <= {"__future__", "tomllib", "collections", "pathlib", "typing", "alerts"}
+
+
+@pytest.mark.parametrize(
+    ("lang", "opt_out"), [("fr", "ARRET pour cesser"), ("en", "STOP to opt out")]
+)
+def test_long_values_are_shortened_and_the_opt_out_word_stays(lang: str, opt_out: str) -> None:
+    many = ", ".join([LONG, "Côte-Blanche", "Saint-Sauveur", "Montcalm", "Vieux-Limoilou"])
+    reply = Replies(COMMON).text(lang, "subscribed", zones=many, topics="déneigement, radar")  # type: ignore[arg-type]
+    assert segment_info(reply).segments == 1, reply
+    assert reply.endswith(opt_out + "."), reply
+    assert "..." in reply  # the zone list, not the template, was shortened
+
+
+def test_a_service_whose_help_reply_cannot_fit_one_sms_is_refused() -> None:
+    realistic = Settings().with_overrides(
+        **{"service.name_fr": "Alertes Ville de Québec", "service.support_contact": "418 641-6411"}
+    )
+    help_fr = replies_for_settings(realistic).text("fr", "help")
+    assert help_fr.endswith("ARRET pour cesser.") and "418 641-6411" in help_fr
+    assert "Quelques messages par hiver" in replies_for_settings(realistic).text("fr", "info")
+    with pytest.raises(ConfigError, match=r"'help' reply would be \d+ characters.*name_fr"):
+        Settings().with_overrides(**{"service.name_fr": "Service d'alertes de la Ville de Québec"})
+    with pytest.raises(ConfigError, match="support_contact"):
+        Settings().with_overrides(**{"service.support_contact": "https://www.ville.quebec.qc.ca/"})
