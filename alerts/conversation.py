@@ -123,6 +123,17 @@ def _remember(
     log.info("inbound %s from %s: %s", sms.message_sid, mask_phone(sms.sender), outcome.action)
 
 
+# What an opted-out number may still get an answer to.
+_ANSWERED_AFTER_OPT_OUT = (
+    keywords.Stop,
+    keywords.Start,
+    keywords.Help,
+    keywords.Subscribe,
+    keywords.Yes,
+    keywords.Forget,
+)
+
+
 class _Turn:
     """One inbound message being handled: the sender, their row, the reply language."""
 
@@ -158,6 +169,10 @@ class _Turn:
     # -- the commands ---------------------------------------------------------------------
 
     def dispatch(self, command: keywords.Command) -> Outcome:
+        if self.opted_out() and not isinstance(command, _ANSWERED_AFTER_OPT_OUT):
+            # Nothing is sent to an opted-out number but what it asks for by keyword: help,
+            # a way back, its data forgotten, or the opt-out confirmed again.
+            return Outcome(None, "ignored_opted_out")
         match command:
             case keywords.Stop():
                 return self.stop(command)

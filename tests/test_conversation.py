@@ -247,6 +247,19 @@ def test_stop_is_honoured_for_numbers_never_subscribed(city: tuple[Services, Clo
     assert state(services, "4185550188").status == "opted_out"
 
 
+def test_an_opted_out_number_gets_answers_only_to_keywords(city: tuple[Services, Clock]) -> None:
+    services, _ = city
+    text(services, "abonner Saint-Roch")
+    text(services, "oui")
+    assert text(services, "ARRET").action == "opt_out"
+    for chatter in ("bonjour", "RADAR", "liste", "Saint-Roch", "1"):
+        outcome = text(services, chatter)
+        assert (outcome.reply, outcome.action) == (None, "ignored_opted_out"), chatter
+    assert state(services).status == "opted_out" and state(services).topics == ["snow", "radar"]
+    assert "ARRET" in (text(services, "AIDE").reply or "")  # help is always answered
+    assert text(services, "START").action == "resume"
+
+
 @pytest.mark.parametrize(
     ("body", "lang", "bilingual"),
     [

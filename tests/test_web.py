@@ -22,6 +22,7 @@ from sqlmodel import select
 from twilio.request_validator import RequestValidator
 
 from alerts.config import Settings
+from alerts.conversation import replies_for
 from alerts.models import InboundMessage, StatusEvent, Subscriber
 from alerts.web import create_app
 from alerts.wiring import Services, build
@@ -198,11 +199,16 @@ def test_health(client: TestClient) -> None:
     body=st.text(max_size=2000),
     sender=st.sampled_from(["+14185550123", "+14185550124", "garbage", ""]),
 )
-def test_any_body_gets_valid_twiml(client: TestClient, body: str, sender: str) -> None:
+def test_any_body_gets_valid_twiml(
+    client: TestClient, app_services: Services, body: str, sender: str
+) -> None:
     body = body.replace("\x00", "")  # form encoding cannot carry NUL; Twilio never sends one
     fields = inbound_fields(body, sender=sender)
     messages = twiml_messages(post(client, fields))
     assert len(messages) <= 1
+    # The webhook turns a crash into an apology; here no text may cause one.
+    replies = replies_for(app_services)
+    assert not set(messages) & {replies.text("fr", "error"), replies.text("en", "error")}
 
 
 def _free_port() -> int:
