@@ -60,7 +60,7 @@ def test_send_json_is_one_document_and_the_messages_go_out(
     assert sent["segments"] == {"fr": 2, "en": 2}
     assert sent["encoding"] == {"fr": "GSM-7", "en": "GSM-7"}
     assert sent["scheduled_for"] is None
-    assert sent["dispatch"]["sent"] == 2
+    assert sent["dispatch"]["sent"] == 2 and sent["state"] == "done"  # sent right here
     lines = (town_dir / "sms.jsonl").read_text().splitlines()
     assert sorted(json.loads(line)["to"] for line in lines) == ["+14185550101", "+14185550102"]
     status = _json(capsys, "status", str(sent["alert_id"]), "--json")

@@ -129,9 +129,15 @@ def _send_document(
     report: DispatchReport | None = None,
 ) -> dict[str, Any]:
     tz = wired.settings.service.tz
+    if queued is None:
+        current = "preview"
+    elif report is None:
+        current = queued.state
+    else:  # dispatched right here: its state now (done, or sending if stopped)
+        current = alert_reports.alert_status(wired, queued.alert_id)["state"]
     return {
         "alert_id": queued.alert_id if queued else None,
-        "state": queued.state if queued else "preview",
+        "state": current,
         "recipients": queued.recipients if queued else draft.recipients,
         "by_zone": draft.by_zone,
         "by_lang": draft.by_lang,
