@@ -54,6 +54,7 @@ class LayerImport:
             "repaired": self.repaired,
             "skipped": self.skipped,
             "crs": self.crs,
+            "warnings": list(self.warnings),  # features dropped or repaired, by name
         }
         if self.rematch is not None:
             shape["subscriptions"] = self.rematch.as_dict()

@@ -192,11 +192,26 @@ def test_import_reports_counts_through_the_cli(
         "repaired": 6,
         "skipped": 0,
         "crs": "OGC:CRS84",
+        "warnings": [],
     }
     projected = SHARED / "data" / "montreal" / "limites-administratives-agglomeration-nad83.geojson"
     assert main(["zones", "import", str(projected), "--replace", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["imported"] == 34 and "32188" in report["crs"]
+    flat = {"type": "Polygon", "coordinates": [[[-71.2, 46.8], [-71.1, 46.8], [-71.2, 46.8]]]}
+    square = {"type": "Polygon", "coordinates": [[[-71.2, 46.8], [-71.1, 46.8], [-71.1, 46.9],
+                                                  [-71.2, 46.9], [-71.2, 46.8]]]}  # fmt: skip
+    with_flat = tmp_path / "with-flat.geojson"
+    with_flat.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"nom": name}, "geometry": geometry}
+        for name, geometry in (("Carré", square), ("Plat", flat))
+    ]}))  # fmt: skip
+    assert main(["zones", "import", str(with_flat), "--replace", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["imported"], report["skipped"]) == (1, 1)
+    assert any("'Plat'" in warning for warning in report["warnings"])  # named in --json too
+    assert main(["zones", "import", str(projected), "--replace", "--json"]) == 0
+    capsys.readouterr()
     broken = tmp_path / "broken.geojson"
     broken.write_text("{")
     assert main(["zones", "import", str(broken), "--replace"]) == 1
