@@ -247,6 +247,7 @@ def _the_printed_address_shows_the_town(folder: Path, printed: str, cwd: Path) -
             except httpx2.TransportError:
                 time.sleep(0.2)
         assert "Lac-Doré" in page and "Côte-Blanche" in page and "Déneigement" in page
+        assert "418 555-0100" in page  # the number to text, beside the keyword
         for digits in ("5550101", "5550103", "5550110", "5550111"):
             assert digits not in page  # no subscriber's number on a public page
     finally:

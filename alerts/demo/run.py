@@ -59,6 +59,7 @@ DEMO_CONFIG = {
     "gateway.kind": "console",
     "service.name_fr": "Alertes Val-Givré",
     "service.name_en": "Val-Givré Alerts",
+    "service.sms_number": "418 555-0100",  # a fictional 555-01xx number, for the public page
     "service.exercise": True,  # CAP documents of the demo say status Exercise
     "dispatch.rate_per_second": 50.0,
 }
