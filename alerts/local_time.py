@@ -35,9 +35,16 @@ def parse_local_time(text: str, tz: ZoneInfo) -> datetime:
     if earlier.utcoffset() != later.utcoffset():
         round_trip = earlier.astimezone(UTC).astimezone(tz).replace(tzinfo=None)
         if round_trip != parsed:
+            # Read with the offset before the change it is an hour after the jump; with the
+            # offset after it, an hour before: the two instants an operator may have meant.
+            after = earlier.astimezone(UTC).astimezone(tz)
+            before = later.astimezone(UTC).astimezone(tz)
             raise BadTime(
-                f"{text.strip()} does not exist in {tz.key} (clocks skip that hour); "
-                "give another time or an explicit UTC offset"
+                f"{text.strip()} does not exist in {tz.key} (clocks skip that hour); give "
+                f"{after.replace(tzinfo=None).isoformat(timespec='minutes')}{_offset(after)} "
+                f"(after the change) or "
+                f"{before.replace(tzinfo=None).isoformat(timespec='minutes')}{_offset(before)} "
+                "(before it), with that explicit UTC offset"
             )
         stamp = parsed.isoformat(timespec="minutes")
         raise BadTime(

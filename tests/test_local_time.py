@@ -24,8 +24,14 @@ def test_explicit_offsets_and_utc_are_honoured() -> None:
 
 
 def test_the_skipped_spring_hour_is_refused() -> None:
-    with pytest.raises(BadTime, match="does not exist"):
+    with pytest.raises(BadTime, match="does not exist") as caught:
         parse_local_time("2026-03-08 02:30", TORONTO)
+    # The two instants meant, each with its offset: both are accepted as given.
+    assert "2026-03-08T03:30-04:00 (after the change)" in str(caught.value)
+    assert "2026-03-08T01:30-05:00 (before it)" in str(caught.value)
+    assert parse_local_time("2026-03-08T03:30-04:00", TORONTO) == datetime(
+        2026, 3, 8, 7, 30, tzinfo=UTC
+    )
 
 
 def test_the_doubled_autumn_hour_is_refused_with_both_offsets() -> None:
