@@ -177,3 +177,52 @@ def test_send_json_with_the_console_gateway_is_one_document(
     captured = capsys.readouterr()
     assert json.loads(captured.out)["recipients"] == 1
     assert "SMS to +1******0123" in captured.err
+
+
+def test_operations_and_schedule_commands(
+    town_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    planned = _json(
+        capsys, "operations", "add", "--kind", "snow", "--zone", "st-eloi",
+        "--start", "2099-12-03 19:00", "--end", "2099-12-04 07:00", "--json",
+    )  # fmt: skip
+    op_id = planned["id"]
+    assert planned["status"] == "planned" and planned["zones"] == ["Saint-Éloi"]
+    assert planned["start"] == "2099-12-03T19:00:00-05:00"  # ISO 8601 with its offset
+    listed = _json(capsys, "operations", "list", "--json")
+    assert [op["id"] for op in listed] == [op_id]
+    assert set(listed[0]) >= {"id", "kind", "start", "end", "zones", "location", "status"}
+    moved = _json(capsys, "operations", "move", str(op_id), "--start", "2099-12-04 19:00",
+                  "--end", "2099-12-05 07:00", "--json")  # fmt: skip
+    assert moved["start"] == "2099-12-04T19:00:00-05:00"
+    first_notice = next(n for n in moved["notices"] if n["status"] == "scheduled")
+    assert first_notice["due"] == "2099-12-04T17:00:00-05:00"  # two hours before (default)
+    assert _json(capsys, "operations", "show", str(op_id), "--json")["id"] == op_id
+    # schedule list shows the notices; cancelling one leaves the others.
+    schedule = _json(capsys, "schedule", "list", "--json")
+    ids = [n["id"] for n in schedule["notices"] if n["status"] == "scheduled"]
+    assert first_notice["id"] in ids
+    assert main(["schedule", "cancel", str(first_notice["id"])]) == 0
+    capsys.readouterr()
+    after = {n["id"]: n["status"] for n in _json(capsys, "schedule", "list", "--json")["notices"]}
+    assert after[first_notice["id"]] == "cancelled"
+    assert main(["schedule", "cancel", str(first_notice["id"])]) == 2  # not scheduled any more
+    assert capsys.readouterr().err.count("\n") == 1
+    cancelled = _json(capsys, "operations", "cancel", str(op_id), "--json")
+    assert cancelled["status"] == "cancelled"
+    assert all(n["status"] != "scheduled" for n in cancelled["notices"])
+    # A plan file: imported, then imported again as a no-op.
+    plan = town_dir / "plan.csv"
+    plan.write_text(
+        "id,kind,start,end,zones,location\n"
+        "r1,radar,2099-12-10 08:00,2099-12-10 12:00,,47.0480 -71.3520\n"
+        "s1,snow,2099-12-10 19:00,2099-12-11 07:00,Lac-Doré;Saint-Éloi,\n",
+        encoding="utf-8",
+    )
+    first = _json(capsys, "operations", "import", str(plan), "--json")
+    assert (first["added"], first["unchanged"]) == (2, 0)
+    again = _json(capsys, "operations", "import", str(plan), "--json")
+    assert (again["added"], again["unchanged"]) == (0, 2)
+    assert main(["operations", "show", "999"]) == 1
+    assert "999" in capsys.readouterr().err
