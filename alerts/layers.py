@@ -102,10 +102,14 @@ def import_zones(
 
 
 def _rematch(session: Session, layer: ZoneLayer, swap: LayerSwap, rows: Sequence[Any]) -> Rematch:
-    """Move subscriptions with a stored point to the zone that now contains it."""
+    """Move subscriptions with a stored point to the zone that now contains it.
+
+    Subscriptions left without a zone by an earlier import are counted again (as outside or
+    orphaned) until a layer gives them one: each report shows every one still to review.
+    """
     removed = set(swap.removed_ids)
     pointed = [r for r in rows if r.lon is not None and r.lat is not None]
-    orphaned = sum(1 for r in rows if r.lon is None and r.zone_id in removed)
+    orphaned = sum(1 for r in rows if r.lon is None and (r.zone_id is None or r.zone_id in removed))
     found = layer.locate_many(
         lon=np.array([r.lon for r in pointed], dtype=float),
         lat=np.array([r.lat for r in pointed], dtype=float),
@@ -126,14 +130,15 @@ def _rematch(session: Session, layer: ZoneLayer, swap: LayerSwap, rows: Sequence
     movers: set[int] = set()
     strays: set[int] = set()
     for row, target in zip(pointed, targets, strict=True):
-        if target == row.zone_id:
-            counts["unchanged"] += 1
-        elif target is None:
+        if target is None:
             counts["outside"] += 1
             strays.add(row.subscriber_id)
-            session.execute(
-                update(Subscription).where(col(Subscription.id) == row.id).values(zone_id=None)
-            )
+            if row.zone_id is not None:
+                session.execute(
+                    update(Subscription).where(col(Subscription.id) == row.id).values(zone_id=None)
+                )
+        elif target == row.zone_id:
+            counts["unchanged"] += 1
         elif (row.subscriber_id, target) in held:
             counts["merged"] += 1  # the subscriber already has that zone: one row is enough
             session.execute(delete(Subscription).where(col(Subscription.id) == row.id))

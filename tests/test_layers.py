@@ -84,6 +84,25 @@ def test_replace_rematches_stored_points_and_keeps_every_subscription(quebec: Se
     ]
 
 
+def test_subscriptions_left_outside_are_reported_at_every_import_until_they_fit(
+    quebec: Services,
+) -> None:
+    add_subscriber(quebec, "4185550101", at="46.8123,-71.2060")  # Vieux-Québec, a point
+    add_subscriber(quebec, "4185550102", zone="Saint-Roch")  # no point
+    montreal = str(SHARED / "data" / "montreal" / "limites-administratives-agglomeration.geojson")
+    for _ in range(2):  # a layer of another city: both are stranded, and stay reported
+        rematch = import_zones(quebec, montreal, replace=True).rematch
+        assert rematch is not None
+        assert (rematch.outside, rematch.orphaned, rematch.subscribers_outside) == (1, 1, 1)
+    with quebec.session(read_only=True) as session:
+        assert len(session.exec(select(Subscription)).all()) == 2  # none dropped
+    back = import_zones(quebec, str(QUEBEC / "vdq-quartier.geojson"), replace=True).rematch
+    assert back is not None and (back.moved, back.outside, back.orphaned) == (1, 0, 1)
+    assert show_subscriber(quebec, "4185550101").zones == [
+        "Vieux-Québec—Cap-Blanc—Colline parlementaire"
+    ]
+
+
 def test_replace_merges_two_points_that_land_in_one_zone(quebec: Services) -> None:
     add_subscriber(quebec, "4185550101", at="46.8123,-71.2060")  # Vieux-Québec
     add_subscriber(quebec, "4185550101", at="46.8170,-71.2250")  # Saint-Roch
