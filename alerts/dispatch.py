@@ -356,11 +356,13 @@ class Dispatcher:
     async def _slot_loop(self, number: int) -> None:
         pending: Outcome | None = None  # the last send's outcome, not yet recorded
         prepaid = 0.0  # tokens taken for the next job before claiming it
+        expected = 1.0  # what a job costs, as the last one did (segments of one alert match)
         try:
             while not self._stopping():
                 if not prepaid:
-                    # Wait for the rate before claiming: the row is `sending` only briefly.
-                    prepaid, wait = 1.0, self.bucket.take(1.0)
+                    # Wait for the rate before claiming, so a claimed row goes out at once:
+                    # its opt-out check is fresh and it is `sending` only briefly.
+                    prepaid, wait = expected, self.bucket.take(expected)
                     if wait > _FLUSH_BEFORE_WAIT and pending is not None:
                         await self._record(pending)
                         pending = None
@@ -383,7 +385,9 @@ class Dispatcher:
                 with self._lock:
                     self._idle.discard(number)
                     self._in_flight.add(job.delivery_id)
-                extra, prepaid = job.cost - prepaid, 0.0
+                extra, prepaid, expected = job.cost - prepaid, 0.0, float(job.cost)
+                if extra < 0:
+                    self.bucket.refund(-extra)
                 wait = self.bucket.take(extra) if extra > 0 else 0.0
                 if wait > 0 and await self._pause(wait):
                     pending = Outcome(job)  # never sent: back to the queue
