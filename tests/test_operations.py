@@ -480,6 +480,26 @@ def test_a_recurring_alert_fires_once_per_occurrence(city: tuple[Services, Clock
     assert f"recurrence-{made['id']}" not in timer_for(services).job_ids()
 
 
+@pytest.mark.parametrize("day", ["2026-11-01", "2026-11-02", "2027-03-14", "2027-03-15"])
+def test_a_daily_recurrence_fires_at_its_local_time_across_dst(
+    city: tuple[Services, Clock], day: str
+) -> None:
+    from alerts.recurring import add_recurrence
+    from alerts.scheduler import fire_recurrence
+
+    services, clock = city
+    request = AlertRequest("info", TargetSpec(zones=("Lac-Doré",)), MessageSpec(text="Avis"))
+    made = add_recurrence(services, request, "daily 19:00")
+    clock.at(f"{day}T19:00:02")  # the scheduler runs the job just after its time
+    fire_recurrence(services, made["id"])
+    with services.session(read_only=True) as session:
+        [notice] = session.exec(select(Notice).where(Notice.recurrence_id == made["id"])).all()
+    assert notice.due_at.astimezone(TZ).replace(tzinfo=None) == datetime.fromisoformat(
+        f"{day}T19:00"
+    )
+    assert notice.status == "sent"
+
+
 def test_a_recurring_area_alert_keeps_its_area_when_the_file_is_gone(
     city: tuple[Services, Clock], tmp_path: Path
 ) -> None:
