@@ -130,6 +130,7 @@ class ParsedAddress:
 
 
 _POSTAL_CODE = re.compile(r"\b[A-Za-z]\d[A-Za-z][\s-]?\d[A-Za-z]\d\b")
+_CIVIC_MARK = re.compile(r"^\s*(?:#|n[°º])\s*(?=\d)", re.IGNORECASE)  # not "No": "No. 3 Road"
 _UNIT = re.compile(
     r"(?:\b(?:app|apt|appartement|unit[eé]?|suite|bureau|local)\b\.?|#)\s*\w+", re.IGNORECASE
 )
@@ -157,7 +158,10 @@ def parse_civic(value: str) -> tuple[int, str] | None:
 
 def parse_address(text: str) -> ParsedAddress | None:
     """The civic number and street of an address typed in French or English, or None."""
-    cleaned = _UNIT.sub(" ", _POSTAL_CODE.sub(" ", text))
+    # "#2280 ..." or "n° 2280 ...": a mark before the first number introduces the civic
+    # number; elsewhere ("... #4") it introduces an apartment, dropped below.
+    cleaned = _CIVIC_MARK.sub("", text)
+    cleaned = _UNIT.sub(" ", _POSTAL_CODE.sub(" ", cleaned))
     segments = [s.strip() for s in cleaned.split(",") if s.strip()]
     # French style "1445, avenue Maguire": a lone number belongs to the next segment.
     if len(segments) > 1 and re.fullmatch(r"\d{1,6}\s*-?\s*[A-Za-z]?", segments[0]):

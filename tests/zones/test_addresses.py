@@ -65,6 +65,9 @@ def test_directions_and_types_still_distinguish_streets() -> None:
         ("12 chemin Ste-Foy, app. 3", 12, "", "chemin sainte foy"),
         ("1234 O'Connell", 1234, "", "o connell"),
         ("2650 av d’Alembert", 2650, "", "avenue alembert"),
+        ("#2280 monseigneur gosselin", 2280, "", "monseigneur gosselin"),
+        ("#2280 av. Mgr-Gosselin #4", 2280, "", "avenue monseigneur gosselin"),
+        ("N° 1445 avenue Maguire", 1445, "", "avenue maguire"),
     ],
 )
 def test_parse_address(text: str, number: int, suffix: str, street: str) -> None:
