@@ -145,9 +145,14 @@ def show_subscriber(services: Services, phone: str) -> SubscriberView:
 
 
 def list_subscribers(
-    services: Services, *, zone: str | None = None, include_phones: bool = False
+    services: Services,
+    *,
+    zone: str | None = None,
+    without_zone: bool = False,
+    include_phones: bool = False,
 ) -> Iterator[SubscriberView]:
-    """Every subscriber (of one zone if named), phone numbers masked unless asked."""
+    """Every subscriber (of one zone if named; or only those with a subscription a layer
+    re-import left without a zone), phone numbers masked unless asked."""
     zone_id = None
     if zone is not None:
         zone_id = resolve_one(services, zone=zone).zone_id
@@ -158,6 +163,14 @@ def list_subscribers(
             .join(Zone, col(Zone.id) == Subscription.zone_id, isouter=True)
             .order_by(col(Subscriber.id), col(Subscription.id))
         )
+        if without_zone:
+            query = query.where(
+                col(Subscriber.id).in_(
+                    select(col(Subscription.subscriber_id)).where(
+                        col(Subscription.zone_id).is_(None)
+                    )
+                )
+            )
         if zone_id is not None:
             query = query.where(
                 col(Subscriber.id).in_(

@@ -13,7 +13,7 @@ from alerts.errors import UsageError
 from alerts.layers import address_count, import_addresses, import_zones, list_zones
 from alerts.models import Subscription
 from alerts.places import locate_point, locate_text
-from alerts.subscribers import add_subscriber, show_subscriber
+from alerts.subscribers import add_subscriber, list_subscribers, show_subscriber
 from alerts.wiring import Services
 from tests.conftest import SHARED
 from zones.errors import AddressFileError, LayerError
@@ -96,11 +96,15 @@ def test_subscriptions_left_outside_are_reported_at_every_import_until_they_fit(
         assert (rematch.outside, rematch.orphaned, rematch.subscribers_outside) == (1, 1, 1)
     with quebec.session(read_only=True) as session:
         assert len(session.exec(select(Subscription)).all()) == 2  # none dropped
+    stranded = list(list_subscribers(quebec, without_zone=True, include_phones=True))
+    assert sorted(view.phone for view in stranded) == ["+14185550101", "+14185550102"]
     back = import_zones(quebec, str(QUEBEC / "vdq-quartier.geojson"), replace=True).rematch
     assert back is not None and (back.moved, back.outside, back.orphaned) == (1, 0, 1)
     assert show_subscriber(quebec, "4185550101").zones == [
         "Vieux-Québec—Cap-Blanc—Colline parlementaire"
     ]
+    still = [view.phone for view in list_subscribers(quebec, without_zone=True)]
+    assert still == ["+1******0102"]  # the one without a point is left for review
 
 
 def test_replace_merges_two_points_that_land_in_one_zone(quebec: Services) -> None:

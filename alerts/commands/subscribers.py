@@ -58,11 +58,16 @@ def show(ctx: typer.Context, phone: str, as_json: bool = JSON_OPTION) -> None:
 def list_(
     ctx: typer.Context,
     zone: str = typer.Option(None, "--zone", help="Only the subscribers of this neighbourhood."),
+    without_zone: bool = typer.Option(
+        False, "--without-zone", help="Only those a layer re-import left without a zone."
+    ),
     include_phones: bool = typer.Option(False, "--include-phones", help="Show whole numbers."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Subscribers (phone numbers masked unless --include-phones)."""
-    views = subscribers.list_subscribers(services(ctx), zone=zone, include_phones=include_phones)
+    views = subscribers.list_subscribers(
+        services(ctx), zone=zone, without_zone=without_zone, include_phones=include_phones
+    )
     if as_json:
         print_json([view.as_dict() for view in views])
         return

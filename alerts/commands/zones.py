@@ -52,7 +52,8 @@ def import_(
         )
         if moved.outside or moved.orphaned:
             console.print(
-                "[yellow]Subscriptions left without a zone are kept; review them.[/yellow]"
+                "[yellow]Subscriptions left without a zone are kept; review them with "
+                "`alerts subscribers list --without-zone`.[/yellow]"
             )
 
 
