@@ -363,7 +363,7 @@ def test_a_cancelled_alert_does_not_resend_what_failed_in_flight(
     services = twilio_services(settings, fake, **{"dispatch.concurrency": 4})
     bulk_subscribers(services, range(4), import_demo_zones(services)["Saint-Éloi"])
     alert_id = _alert(services)
-    fake.latency(0.5)
+    fake.latency(1.5)  # long enough for the cancel to land while all four are in flight
     fake.fail_next(4, status=503, code=None)  # the four sends in flight will fail, retryable
     worker = threading.Thread(target=run_worker, args=(services,), kwargs={"until_idle": True})
     worker.start()
