@@ -23,6 +23,11 @@ from alerts.errors import AlertsError
 
 log = logging.getLogger(__name__)
 SCHEDULER_LOCK_KEY = 0x616C7363  # "alsc": shared by every process of the service
+# The lock lives as long as the holder's session. A killed process closes its socket, but a
+# machine that vanishes does not: the server probes the idle connection and ends the session
+# after 10 + 3 x 5 = 25 s, so another process takes over within the 30 s allowed.
+_HOLDER_KEEPALIVES = {"tcp_keepalives_idle": 10, "tcp_keepalives_interval": 5,
+                      "tcp_keepalives_count": 3}  # fmt: skip
 
 
 class AlreadyServing(AlertsError):
@@ -58,6 +63,10 @@ class AdvisoryLock:
             return self.still_held()
         try:
             connection = self._engine.connect()
+            for name, value in _HOLDER_KEEPALIVES.items():  # set_config: SET takes no binds
+                connection.execute(
+                    text("SELECT set_config(:n, :v, false)"), {"n": name, "v": str(value)}
+                )
             got = connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self._key})
             held = bool(got.scalar())
             connection.commit()

@@ -38,6 +38,11 @@ def test_one_advisory_lock_holder_and_takeover(postgres) -> None:  # type: ignor
     assert first.try_acquire()
     assert not second.try_acquire()
     assert first.still_held()
+    # The server itself probes the holder's connection, for a machine that vanishes.
+    assert first._connection is not None
+    names = ("tcp_keepalives_idle", "tcp_keepalives_interval", "tcp_keepalives_count")
+    probes = [first._connection.execute(text(f"SHOW {name}")).scalar() for name in names]
+    assert probes == ["10", "5", "3"], probes  # seconds; a Unix socket would show 0
     # The holder's connection dies (as with a killed process): the lock goes with it.
     assert first._connection is not None
     pid = first._connection.execute(text("SELECT pg_backend_pid()")).scalar()
