@@ -20,6 +20,15 @@ DELIVERY_STATES = (
 SENT_STATES = ("sent", "delivered", "undelivered")
 
 
+def alert_state(services: Services, alert_id: int) -> str:
+    """An alert's state alone, without counting its deliveries."""
+    with services.session(read_only=True) as session:
+        alert = session.get(Alert, alert_id)
+        if alert is None:
+            raise AlertNotFound(alert_id)
+        return alert.state
+
+
 def alert_status(services: Services, alert_id: int) -> dict[str, Any]:
     """An alert's state, its deliveries by state, by zone and by error code."""
     tz = services.settings.service.tz

@@ -204,14 +204,17 @@ class Outbox:
         alert stopped (a retry or a lease of a send in flight then) are settled like the rest.
         """
         with self.services.session() as session:
-            for alert_state, row_state in (("cancelled", "cancelled"), ("failed", "failed")):
+            for stopped in ("cancelled", "failed"):  # the row takes its alert's state
+                # Driven from the (few) stopped alerts through ix_delivery_alert_state, not
+                # from every queued row: this runs at each sweep of every worker.
+                of_stopped = select(col(Alert.id)).where(col(Alert.state) == stopped)
                 session.execute(
                     update(_TABLE)
-                    .where(_TABLE.c.state == "queued", _alert_in(alert_state))
+                    .where(_TABLE.c.alert_id.in_(of_stopped), _TABLE.c.state == "queued")
                     .values(
-                        state=row_state,
+                        state=stopped,
                         finished_at=self.services.clock(),
-                        error_message=f"not sent: the alert was {alert_state}",
+                        error_message=f"not sent: the alert was {stopped}",
                     )
                 )
             active = exists().where(
@@ -263,7 +266,7 @@ def _still_wanted() -> ColumnElement[bool]:
 
 
 def _alert_in(*states: str) -> ColumnElement[bool]:
-    """The delivery's alert is in one of these states."""
+    """The delivery's alert is in one of these states (checked row by row: for the claim)."""
     return exists().where(col(Alert.id) == _TABLE.c.alert_id, col(Alert.state).in_(states))
 
 

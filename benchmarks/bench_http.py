@@ -1,9 +1,13 @@
-"""What the HTTP benchmarks share: servers on free local ports, and latency percentiles."""
+"""What the HTTP benchmarks share: servers on free local ports, latency percentiles, and
+the report of repeated runs (medians of each kind of run)."""
 
 from __future__ import annotations
 
 import socket
+import statistics
+import subprocess
 import time
+from collections.abc import Iterable
 
 import httpx2
 
@@ -32,3 +36,29 @@ def percentile(values: list[float], fraction: float) -> float:
     """The value below which `fraction` of `values` lie."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def stop(servers: Iterable[subprocess.Popen[bytes]]) -> None:
+    """Stop the server processes and wait for them."""
+    for server in servers:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def median(runs: dict[str, list[dict[str, float]]], kind: str, key: str) -> float:
+    """The median of one figure over the repeated runs of one kind."""
+    return statistics.median(run[key] for run in runs[kind])
+
+
+def print_runs(
+    runs: dict[str, list[dict[str, float]]], labels: tuple[tuple[str, str], ...]
+) -> None:
+    """One line per kind of run: median rate, p50 and p99, and the failures of every run."""
+    width = max(len(label) for _, label in labels) + 2
+    for kind, label in labels:
+        failures = sum(run["failures"] for run in runs[kind])
+        print(
+            f"{label:<{width}} {median(runs, kind, 'rate'):8,.0f} req/s"
+            f"  p50 {median(runs, kind, 'p50'):6.1f} ms"
+            f"  p99 {median(runs, kind, 'p99'):6.1f} ms  failures {failures}"
+        )

@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import os
 import random
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,7 +32,7 @@ from fastapi import FastAPI, Request, Response
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench_http import free_port, percentile, wait_until_up  # noqa: E402
+from bench_http import free_port, median, percentile, print_runs, stop, wait_until_up  # noqa: E402
 
 ALERTS = 1000
 BARE_ETAG = '"0123456789abcdef0123456789abcdef"'
@@ -191,31 +190,24 @@ def main() -> None:
                 runs["bare"].append(measure(bases["bare"], True, args.requests, args.connections))
                 runs["full"].append(measure(bases["ours"], False, args.requests, args.connections))
         finally:
-            for server in servers:
-                server.terminate()
-                server.wait(timeout=10)
-
-    def median(kind: str, key: str) -> float:
-        return statistics.median(run[key] for run in runs[kind])
+            stop(servers)
 
     print(
         f"/alerts.atom, {ALERTS:,} alerts in the database (feed of "
-        f"{median('full', 'bytes') / 1024:,.0f} KiB): {args.requests:,} requests x "
+        f"{median(runs, 'full', 'bytes') / 1024:,.0f} KiB): {args.requests:,} requests x "
         f"{args.repeats} runs, {args.connections} connections, medians"
     )
-    for kind, label in (
-        ("ours", "ours, If-None-Match (304)"),
-        ("bare", "bare FastAPI, If-None-Match (304)"),
-        ("full", "ours, full GET (200, cached body)"),
-    ):
-        failures = sum(run["failures"] for run in runs[kind])
-        print(
-            f"{label:<36} {median(kind, 'rate'):8,.0f} req/s  p50 {median(kind, 'p50'):6.1f} ms"
-            f"  p99 {median(kind, 'p99'):6.1f} ms  failures {failures}"
-        )
-    ratio = median("ours", "rate") / median("bare", "rate")
+    print_runs(
+        runs,
+        (
+            ("ours", "ours, If-None-Match (304)"),
+            ("bare", "bare FastAPI, If-None-Match (304)"),
+            ("full", "ours, full GET (200, cached body)"),
+        ),
+    )
+    ratio = median(runs, "ours", "rate") / median(runs, "bare", "rate")
     print(f"ratio (ours / bare, conditional): {ratio:.2f}")
-    met = median("ours", "rate") >= 500
+    met = median(runs, "ours", "rate") >= 500
     print(f"target (>= 500 conditional req/s): {'met' if met else 'NOT met'}")
 
 

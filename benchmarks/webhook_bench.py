@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import csv
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,7 +30,7 @@ from twilio.request_validator import RequestValidator
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench_http import free_port, percentile, wait_until_up  # noqa: E402
+from bench_http import free_port, median, percentile, print_runs, stop, wait_until_up  # noqa: E402
 
 TOKEN = "bench-token-0123456789abcdef0123"
 PUBLIC = "https://alerts.example.org"
@@ -184,29 +183,18 @@ def main() -> None:
                     measure("bare", bare_base, args.requests, args.connections, offset)
                 )
         finally:
-            for server in servers:
-                server.terminate()
-                server.wait(timeout=10)
-
-    def median(kind: str, key: str) -> float:
-        return statistics.median(run[key] for run in runs[kind])
+            stop(servers)
 
     print(
         f"{args.requests:,} signed requests x {args.repeats} runs, "
         f"{args.connections} connections, medians"
     )
-    for kind, label in (
-        ("ours", "alerts serve, subscribe (SQLite)"),
-        ("bare", "bare FastAPI endpoint"),
-    ):
-        failures = sum(run["failures"] for run in runs[kind])
-        print(
-            f"{label:<34} {median(kind, 'rate'):8,.0f} req/s  p50 {median(kind, 'p50'):6.1f} ms"
-            f"  p99 {median(kind, 'p99'):6.1f} ms  failures {failures}"
-        )
-    ratio = median("ours", "rate") / median("bare", "rate")
+    print_runs(
+        runs, (("ours", "alerts serve, subscribe (SQLite)"), ("bare", "bare FastAPI endpoint"))
+    )
+    ratio = median(runs, "ours", "rate") / median(runs, "bare", "rate")
     print(f"ratio (ours / bare): {ratio:.2f}")
-    met = median("ours", "rate") >= 500 and median("ours", "p99") <= 50
+    met = median(runs, "ours", "rate") >= 500 and median(runs, "ours", "p99") <= 50
     print(f"target (>= 500 req/s, p99 <= 50 ms): {'met' if met else 'NOT met'}")
 
 

@@ -134,7 +134,7 @@ def _send_document(
     elif report is None:
         current = queued.state
     else:  # dispatched right here: its state now (done, or sending if stopped)
-        current = alert_reports.alert_status(wired, queued.alert_id)["state"]
+        current = alert_reports.alert_state(wired, queued.alert_id)
     return {
         "alert_id": queued.alert_id if queued else None,
         "state": current,
