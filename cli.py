@@ -17,7 +17,7 @@ from alerts.commands import serve as serve_commands
 from alerts.commands import sms as sms_commands
 from alerts.commands import subscribers as subscriber_commands
 from alerts.commands import zones as zone_commands
-from alerts.commands.common import CliState
+from alerts.commands.context import CliState
 from alerts.errors import AlertsError
 from zones.errors import ZoneError
 

@@ -24,6 +24,9 @@ from pydantic import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from alerts.core.composition import DEFAULT_TEMPLATES, check_template
+from alerts.core.replies import Replies, default_templates, service_replies
+from alerts.core.schedule_rules import parse_duration, parse_window
 from alerts.errors import ConfigError
 
 DEFAULT_CONFIG_FILE = "alerts.toml"
@@ -224,7 +227,7 @@ class SmsSettings(_Section):
 
 
 class RepliesSettings(_Section):
-    """Operator overrides of the replies to residents (see alerts/templates/replies.toml)."""
+    """Operator overrides of the replies to residents (see alerts/core/replies.toml)."""
 
     fr: dict[str, str] = Field(default_factory=dict)
     en: dict[str, str] = Field(default_factory=dict)
@@ -232,8 +235,6 @@ class RepliesSettings(_Section):
     @field_validator("fr", "en")
     @classmethod
     def _known_replies(cls, value: dict[str, str]) -> dict[str, str]:
-        from alerts.replies import default_templates
-
         known = default_templates()["fr"]
         unknown = sorted(set(value) - set(known))
         if unknown:
@@ -290,8 +291,6 @@ class ScheduleSettings(_Section):
     @field_validator("quiet_hours")
     @classmethod
     def _window(cls, value: str) -> str:
-        from alerts.schedule_rules import parse_window
-
         if value.strip():
             parse_window(value)
         return value.strip()
@@ -299,8 +298,6 @@ class ScheduleSettings(_Section):
     @field_validator("notice_before", "reminder_before")
     @classmethod
     def _duration(cls, value: str) -> str:
-        from alerts.schedule_rules import parse_duration
-
         parse_duration(value)
         return value
 
@@ -319,8 +316,6 @@ class TemplatesSettings(_Section):
     @field_validator("fr", "en")
     @classmethod
     def _valid_templates(cls, value: dict[str, str]) -> dict[str, str]:
-        from alerts.composition import check_template
-
         for name, text in value.items():
             problem = check_template(name, text)
             if problem:
@@ -329,8 +324,6 @@ class TemplatesSettings(_Section):
 
     @model_validator(mode="after")
     def _both_languages(self) -> TemplatesSettings:
-        from alerts.composition import DEFAULT_TEMPLATES
-
         for lang, other in (("fr", "en"), ("en", "fr")):
             mine, theirs = getattr(self, lang), getattr(self, other)
             for name in mine:
@@ -440,11 +433,20 @@ def _validate(data: dict[str, Any], origins: dict[str, str], source: str) -> Set
 
 def _check_replies(settings: Settings) -> None:
     """Help, info and opt-out replies must fit one SMS whole: they are never cut."""
-    from alerts.replies import replies_for_settings
-
-    problems = replies_for_settings(settings).too_long()
+    problems = replies_from(settings).too_long()
     if problems:
         raise ConfigError(f"config: {problems[0]}")
+
+
+def replies_from(settings: Settings) -> Replies:
+    """The replies with this service's name, support contact, message frequency and overrides."""
+    service, sms = settings.service, settings.sms
+    return service_replies(
+        names={"fr": service.name_fr, "en": service.name_en},
+        support=service.support_contact,
+        frequencies={"fr": sms.message_frequency_fr, "en": sms.message_frequency_en},
+        overrides={"fr": settings.replies.fr, "en": settings.replies.en},
+    )
 
 
 def _check_gateway(settings: Settings) -> None:

@@ -1,4 +1,4 @@
-"""build(settings): the one place that wires the database, zone layer, gazetteer and gateway."""
+"""build(settings): the one place that wires the database, zone layer, replies and gateway."""
 
 from __future__ import annotations
 
@@ -7,33 +7,37 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from alerts import db
-from alerts.config import Settings
-from alerts.gateway import Gateway
-from alerts.gateway_metrics import instrumented
-from alerts.models import utcnow
-from alerts.online_geocoder import NominatimGeocoder
-from alerts.zone_catalog import ZoneCatalog
+from alerts.config import Settings, replies_from
+from alerts.core.replies import Replies
+from alerts.gateways.gateway import ConsoleGateway, FileGateway, Gateway
+from alerts.gateways.gateway_metrics import instrumented
+from alerts.gateways.online_geocoder import NominatimGeocoder
+from alerts.storage import db
+from alerts.storage.jobs import JobStoreTimer, Timer, store_only_timer
+from alerts.storage.models import utcnow
+from alerts.storage.zone_catalog import ZoneCatalog
 
 
 @dataclass
 class Services:
-    """What use-case functions are handed: settings, storage, places and the SMS gateway."""
+    """What use-case functions are handed: settings, storage, places, replies, the SMS gateway
+    and the timer of planned notices."""
 
     settings: Settings
     engine: Engine
     zones: ZoneCatalog
+    replies: Replies
     clock: Callable[[], datetime] = utcnow
     gateway_factory: Callable[[Settings], Gateway] | None = None
     online_geocoder: NominatimGeocoder | None = None
-    # The APScheduler instance of this process (running, or store-only): see alerts.scheduler.
-    scheduler: Any = field(default=None, repr=False)
     _gateway: Gateway | None = field(default=None, repr=False)
+    # The running scheduler's timer while this process holds the scheduler role.
+    _running_timer: Timer | None = field(default=None, repr=False)
+    _store_timer: JobStoreTimer | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @contextlib.contextmanager
@@ -51,11 +55,27 @@ class Services:
                 self._gateway = instrumented(factory(self.settings))
             return self._gateway
 
+    @property
+    def timer(self) -> Timer:
+        """Where notices' jobs go: the running scheduler's when this process leads, else a
+        writer that only stores them for the process that does (the CLI's case)."""
+        with self._lock:
+            if self._running_timer is not None:
+                return self._running_timer
+            if self._store_timer is None:
+                self._store_timer = store_only_timer(self.engine)
+            return self._store_timer
+
+    def use_timer(self, timer: Timer | None) -> None:
+        """Hand jobs to the running scheduler's timer (None: it stopped)."""
+        with self._lock:
+            self._running_timer = timer
+
     def close(self) -> None:
-        """Release the scheduler, the gateway's connections and the database pool."""
-        if self.scheduler is not None:
-            self.scheduler.shutdown(wait=False)
-            self.scheduler = None
+        """Release the job store, the gateway's connections and the database pool."""
+        if self._store_timer is not None:
+            self._store_timer.close()
+            self._store_timer = None
         if self._gateway is not None:
             self._gateway.close()
         self.engine.dispose()
@@ -76,6 +96,7 @@ def build(
         settings=settings,
         engine=engine,
         zones=ZoneCatalog(engine, settings.zones),
+        replies=replies_from(settings),
         clock=clock or utcnow,
     )
     services._gateway = instrumented(gateway) if gateway is not None else None
@@ -86,14 +107,12 @@ def build(
 
 def gateway_from_settings(settings: Settings) -> Gateway:
     """The configured gateway: console, a JSON-lines file, or Twilio."""
-    from alerts.gateway import ConsoleGateway, FileGateway
-
     kind = settings.gateway.kind
     if kind == "console":
         return ConsoleGateway()
     if kind == "file":
         return FileGateway(settings.gateway.file_path)
-    from alerts.twilio_gateway import TwilioGateway  # only this branch needs the SDK
+    from alerts.gateways.twilio_gateway import TwilioGateway  # only this branch needs the SDK
 
     twilio = settings.twilio
     status_callback = (

@@ -32,12 +32,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from alerts.composition import MessageSpec  # noqa: E402
 from alerts.config import Settings  # noqa: E402
-from alerts.dispatch import run_worker  # noqa: E402
-from alerts.sending import AlertRequest, prepare_alert, queue_alert, send_alert  # noqa: E402
-from alerts.targeting import TargetSpec  # noqa: E402
-from alerts.twilio_gateway import TwilioGateway  # noqa: E402
+from alerts.core.composition import MessageSpec  # noqa: E402
+from alerts.gateways.twilio_gateway import TwilioGateway  # noqa: E402
+from alerts.outbox.dispatch import run_worker  # noqa: E402
+from alerts.sending.sending import AlertRequest, prepare_alert, queue_alert, send_alert  # noqa: E402
+from alerts.sending.targeting import TargetSpec  # noqa: E402
 from alerts.wiring import build  # noqa: E402
 from tests.alert_helpers import bulk_subscribers, import_demo_zones  # noqa: E402
 

@@ -60,7 +60,7 @@ def bare_app() -> FastAPI:
 def ours_app(url: str) -> FastAPI:
     """The service's web app on this database (what `alerts serve` serves)."""
     from alerts.config import Settings
-    from alerts.web import create_app
+    from alerts.web.app import create_app
     from alerts.wiring import build
 
     return create_app(build(Settings().with_overrides(**{"database.url": url})))
@@ -70,8 +70,8 @@ def prepare_database(folder: Path) -> str:
     """The demo town with 1,000 alerts of the last six days and a few operations."""
     from alerts.config import Settings
     from alerts.demo.run import DEMO_ADDRESSES, DEMO_LAYER
-    from alerts.layers import import_addresses, import_zones
-    from alerts.models import Alert, Operation
+    from alerts.places.layers import import_addresses, import_zones
+    from alerts.storage.models import Alert, Operation
     from alerts.wiring import build
 
     url = f"sqlite:///{folder / 'bench.db'}"

@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from alerts.config import Settings
 from alerts.demo.run import DEMO_LAYER
-from alerts.layers import import_zones
-from alerts.subscriber_import import import_subscribers
+from alerts.places.layers import import_zones
+from alerts.subscribers.subscriber_import import import_subscribers
 from alerts.wiring import build
 
 ZONES = ["Lac-Doré", "saint eloi", "Côte-Blanche", "Les Erables", "Plateau-des-Pins"]

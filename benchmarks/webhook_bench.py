@@ -56,7 +56,7 @@ def bare_app() -> FastAPI:
 def prepare_database(folder: Path) -> str:
     from alerts.config import Settings
     from alerts.demo.run import DEMO_ADDRESSES, DEMO_LAYER
-    from alerts.layers import import_addresses, import_zones
+    from alerts.places.layers import import_addresses, import_zones
     from alerts.wiring import build
 
     url = f"sqlite:///{folder / 'bench.db'}"

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from sqlalchemy import insert, select
 
 from alerts.config import Settings
-from alerts.models import Delivery, Subscriber, Subscription, Zone
-from alerts.twilio_gateway import TwilioGateway
+from alerts.gateways.twilio_gateway import TwilioGateway
+from alerts.storage.models import Delivery, Subscriber, Subscription, ZoneRecord
 from alerts.wiring import Services, build
 from tests.fakes.fake_twilio import FakeTwilio
 
@@ -51,11 +51,14 @@ def twilio_services(
 def import_demo_zones(services: Services) -> dict[str, int]:
     """The demo town's zones (no addresses); returns zone ids by name."""
     from alerts.demo.run import DEMO_LAYER
-    from alerts.layers import import_zones
+    from alerts.places.layers import import_zones
 
     import_zones(services, str(DEMO_LAYER))
     with services.session(read_only=True) as session:
-        return {name: zone_id for zone_id, name in session.execute(select(Zone.id, Zone.name))}
+        return {
+            name: zone_id
+            for zone_id, name in session.execute(select(ZoneRecord.id, ZoneRecord.name))
+        }
 
 
 def phone(n: int) -> str:

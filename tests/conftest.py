@@ -135,7 +135,7 @@ def services(settings: Settings) -> Iterator[Services]:
 def town(services: Services) -> Services:
     """Services with the demo town's layer and addresses imported."""
     from alerts.demo.run import DEMO_ADDRESSES, DEMO_LAYER
-    from alerts.layers import import_addresses, import_zones
+    from alerts.places.layers import import_addresses, import_zones
 
     import_zones(services, str(DEMO_LAYER))
     import_addresses(services, DEMO_ADDRESSES)

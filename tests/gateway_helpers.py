@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from alerts.gateway import Gateway, OutgoingSms, SendReceipt
+from alerts.gateways.gateway import Gateway, OutgoingSms, SendReceipt
 
 
 def send_now(gateway: Gateway, message: OutgoingSms) -> SendReceipt:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from alerts.config import Settings
-from alerts.models import Alert, Notice, Operation
+from alerts.storage.models import Alert, Notice, Operation
 from alerts.wiring import Services, build
 
 # A winter evening in Québec: 2026-12-03 16:00 local (21:00 UTC).
@@ -33,7 +33,7 @@ class Clock:
 def public_services(settings: Settings, clock: Clock, **overrides: Any) -> Services:
     """Services on the test database with the demo town and a hand-moved clock."""
     from alerts.demo.run import DEMO_ADDRESSES, DEMO_LAYER
-    from alerts.layers import import_addresses, import_zones
+    from alerts.places.layers import import_addresses, import_zones
 
     tuned = settings.with_overrides(
         **{"service.public_url": "https://alertes.example.org", **overrides}

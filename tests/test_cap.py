@@ -13,12 +13,12 @@ import xmlschema
 from fastapi.testclient import TestClient
 from shapely.geometry import Polygon, mapping
 
-from alerts.alert_areas import CAP_MAX_POINTS, cap_polygons
-from alerts.composition import MessageSpec
 from alerts.config import Settings
-from alerts.sending import AlertRequest, cancel_alert, send_alert
-from alerts.targeting import TargetSpec
-from alerts.web import create_app
+from alerts.core.composition import MessageSpec
+from alerts.public.alert_areas import CAP_MAX_POINTS, cap_polygons
+from alerts.sending.sending import AlertRequest, cancel_alert, send_alert
+from alerts.sending.targeting import TargetSpec
+from alerts.web.app import create_app
 from alerts.wiring import Services
 from tests.public_helpers import (
     CAP_SCHEMA,

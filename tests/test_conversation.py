@@ -12,12 +12,13 @@ import pytest
 from sqlmodel import select
 
 from alerts.config import Settings
-from alerts.conversation import InboundSms, Outcome, handle_inbound
+from alerts.core.messages import segment_info
 from alerts.errors import NotFound
-from alerts.layers import import_addresses, import_zones
-from alerts.messages import segment_info
-from alerts.models import InboundMessage, Subscriber, Subscription, Suppression
-from alerts.subscribers import SubscriberView, show_subscriber
+from alerts.places.layers import import_addresses, import_zones
+from alerts.sms.conversation import handle_inbound
+from alerts.sms.turn import InboundSms, TurnOutcome
+from alerts.storage.models import InboundMessage, Subscriber, Subscription, Suppression
+from alerts.subscribers.subscribers import SubscriberView, show_subscriber
 from alerts.wiring import Services, build
 from tests.conftest import SHARED
 
@@ -49,7 +50,7 @@ def city(settings: Settings) -> Iterator[tuple[Services, Clock]]:
 _sids = itertools.count(1)
 
 
-def text(services: Services, body: str, sender: str = "418 555 0123", **extra: str) -> Outcome:
+def text(services: Services, body: str, sender: str = "418 555 0123", **extra: str) -> TurnOutcome:
     """Send one text as Twilio would and check the reply is one SMS segment."""
     sid = extra.pop("sid", None) or f"SM{next(_sids):032d}"
     outcome = handle_inbound(
@@ -405,7 +406,7 @@ def test_logs_show_only_the_last_four_digits(
 
 
 def test_requests_never_confirmed_are_forgotten(city: tuple[Services, Clock]) -> None:
-    from alerts.subscription_requests import forget_stale_requests
+    from alerts.sms.subscription_requests import forget_stale_requests
 
     services, clock = city
     text(services, "abonner Saint-Roch", "4185550111")  # a stranger who never answers

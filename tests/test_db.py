@@ -13,10 +13,10 @@ from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, select
 
-from alerts import db
 from alerts.config import DatabaseSettings
 from alerts.errors import DatabaseError
-from alerts.models import Alert, Delivery, Subscriber
+from alerts.storage import db
+from alerts.storage.models import Alert, Delivery, Subscriber
 from alerts.wiring import Services
 
 EXPECTED_TABLES = {
@@ -166,6 +166,6 @@ def test_concurrent_first_use_on_postgres_migrates_once(postgres) -> None:  # ty
 
 
 def test_utc_now_is_aware() -> None:
-    from alerts.models import utcnow
+    from alerts.storage.models import utcnow
 
     assert utcnow().tzinfo is UTC

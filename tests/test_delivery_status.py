@@ -11,14 +11,14 @@ from urllib.parse import parse_qs
 import pytest
 from sqlalchemy import select, update
 
-from alerts.alert_reports import alert_status
-from alerts.composition import MessageSpec
 from alerts.config import Settings
-from alerts.delivery_status import apply_pending_status_events, record_status
-from alerts.dispatch import run_worker
-from alerts.models import Delivery, StatusEvent, Subscriber, Suppression
-from alerts.sending import AlertRequest, send_alert
-from alerts.targeting import TargetSpec
+from alerts.core.composition import MessageSpec
+from alerts.outbox.dispatch import run_worker
+from alerts.sending.alert_reports import alert_status
+from alerts.sending.delivery_status import apply_pending_status_events, record_status
+from alerts.sending.sending import AlertRequest, send_alert
+from alerts.sending.targeting import TargetSpec
+from alerts.storage.models import Delivery, StatusEvent, Subscriber, Suppression
 from alerts.wiring import Services
 from tests.alert_helpers import bulk_subscribers, import_demo_zones, phone, twilio_services
 from tests.fakes.fake_twilio import FakeTwilio

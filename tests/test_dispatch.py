@@ -11,13 +11,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from alerts.alert_reports import alert_status
-from alerts.composition import MessageSpec
 from alerts.config import Settings
-from alerts.dispatch import run_worker
-from alerts.models import Alert, Delivery, Subscriber, Subscription, Suppression
-from alerts.sending import AlertRequest, send_alert
-from alerts.targeting import TargetSpec
+from alerts.core.composition import MessageSpec
+from alerts.outbox.dispatch import run_worker
+from alerts.sending.alert_reports import alert_status
+from alerts.sending.sending import AlertRequest, send_alert
+from alerts.sending.targeting import TargetSpec
+from alerts.storage.models import Alert, Delivery, Subscriber, Subscription, Suppression
 from alerts.wiring import Services
 from tests.alert_helpers import (
     bulk_subscribers,
@@ -296,7 +296,7 @@ def test_bad_credentials_stop_the_worker_and_leave_the_queue_intact(
 def test_a_worker_with_bad_credentials_pauses_alone_in_serve(
     settings: Settings, fake: FakeTwilio, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from alerts.service_process import Roles, ServiceProcess
+    from alerts.service import Roles, ServiceProcess
 
     services = twilio_services(settings, fake, auth_token="wrong-token")
     bulk_subscribers(services, range(3), import_demo_zones(services)["Saint-Éloi"])
@@ -358,7 +358,7 @@ def _allowed_in_one_second(rate: float, burst: float, grant: float) -> float:
 def test_a_cancelled_alert_does_not_resend_what_failed_in_flight(
     settings: Settings, fake: FakeTwilio
 ) -> None:
-    from alerts.sending import cancel_alert
+    from alerts.sending.sending import cancel_alert
 
     services = twilio_services(settings, fake, **{"dispatch.concurrency": 4})
     bulk_subscribers(services, range(4), import_demo_zones(services)["Saint-Éloi"])

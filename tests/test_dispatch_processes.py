@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from alerts.alert_reports import alert_status
-from alerts.composition import MessageSpec
 from alerts.config import Settings
-from alerts.sending import AlertRequest, send_alert
-from alerts.targeting import TargetSpec
+from alerts.core.composition import MessageSpec
+from alerts.sending.alert_reports import alert_status
+from alerts.sending.sending import AlertRequest, send_alert
+from alerts.sending.targeting import TargetSpec
 from alerts.wiring import Services
 from tests.alert_helpers import SENDER, bulk_subscribers, import_demo_zones, phone, twilio_services
 from tests.fakes.fake_twilio import FakeTwilio

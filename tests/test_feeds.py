@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from shapely.geometry import shape
 
 from alerts.config import Settings
-from alerts.sending import cancel_alert
-from alerts.web import create_app
+from alerts.sending.sending import cancel_alert
+from alerts.web.app import create_app
 from alerts.wiring import Services
 from tests.alert_helpers import bulk_subscribers
 from tests.public_helpers import NOW, Clock, add_alert, add_operation, public_services, zone_ids

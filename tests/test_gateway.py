@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from alerts.errors import AlertsError
-from alerts.gateway import (
+from alerts.gateways.gateway import (
     ConsoleGateway,
     ErrorKind,
     FileGateway,
@@ -21,7 +21,7 @@ from alerts.gateway import (
     SendReceipt,
     classify,
 )
-from alerts.twilio_gateway import TwilioGateway
+from alerts.gateways.twilio_gateway import TwilioGateway
 from tests.fakes.fake_twilio import FakeTwilio
 from tests.gateway_helpers import send_now
 

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import ast
 import string
-import sys
-from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alerts import keywords, messages
-from alerts.keywords import (
+from alerts.core.keywords import (
     KEYWORDS_HELP,
     KEYWORDS_START,
     KEYWORDS_STOP,
@@ -305,27 +301,3 @@ def test_parse_ignores_case(body: str) -> None:
     upper, lower = parse(body.upper()), parse(body.lower())
     assert type(upper) is type(lower)
     assert getattr(upper, "lang", None) == getattr(lower, "lang", None)
-
-
-# --- the pure core imports nothing beyond the standard library ----------------------------------
-
-
-def _imports(module_file: str) -> set[str]:
-    tree = ast.parse(Path(module_file).read_text(encoding="utf-8"))
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            assert node.level == 0, "relative imports hide what a module depends on"
-            found.add(node.module or "")
-    return found
-
-
-@pytest.mark.parametrize("module", [keywords, messages], ids=["keywords", "messages"])
-def test_pure_modules_import_only_the_standard_library(module: object) -> None:
-    module_file = getattr(module, "__file__", None)
-    assert module_file is not None
-    for name in _imports(module_file):
-        top = name.split(".")[0]
-        assert top in sys.stdlib_module_names or name == "alerts.errors", name

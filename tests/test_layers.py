@@ -10,10 +10,10 @@ import pytest
 from sqlmodel import select
 
 from alerts.errors import UsageError
-from alerts.layers import address_count, import_addresses, import_zones, list_zones
-from alerts.models import Subscription
-from alerts.places import locate_point, locate_text
-from alerts.subscribers import add_subscriber, list_subscribers, show_subscriber
+from alerts.places.layers import address_count, import_addresses, import_zones, list_zones
+from alerts.places.places import locate_point, locate_text
+from alerts.storage.models import Subscription
+from alerts.subscribers.subscribers import add_subscriber, list_subscribers, show_subscriber
 from alerts.wiring import Services
 from tests.conftest import SHARED
 from zones.errors import AddressFileError, LayerError
@@ -247,7 +247,7 @@ def test_import_reports_counts_through_the_cli(
 def test_aliases_from_config_and_a_bad_alias(services: Services) -> None:
     from alerts.demo.run import DEMO_LAYER
     from alerts.errors import ConfigError
-    from alerts.places import zone_by_name
+    from alerts.places.places import zone_by_name
     from alerts.wiring import build
 
     import_zones(services, str(DEMO_LAYER))

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from alerts import db
+from alerts.clock.leadership import AdvisoryLock, AlreadyServing, FileLock, leadership_for
 from alerts.config import DatabaseSettings
-from alerts.leadership import AdvisoryLock, AlreadyServing, FileLock, leadership_for
+from alerts.storage import db
 
 
 def test_a_second_process_on_sqlite_is_refused(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from alerts.local_time import BadTime, format_local, parse_local_time
+from alerts.core.local_time import BadTime, format_local, parse_local_time
 
 TORONTO = ZoneInfo("America/Toronto")
 

@@ -6,8 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alerts.errors import InvalidInput
-from alerts.messages import (
+from alerts.core.messages import (
     GSM7,
     GSM7_BASIC,
     GSM7_EXTENSION,
@@ -27,6 +26,7 @@ from alerts.messages import (
     template_variables,
     transliterate,
 )
+from alerts.errors import InvalidInput
 
 ALERT_FR = (
     "\u00ab\u00a0D\u00e9neigement\u202f: stationnement interdit de 19\u202fh \u00e0 7\u202fh "

@@ -11,16 +11,16 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select, update
 
-from alerts.composition import MessageSpec
 from alerts.config import Settings
-from alerts.conversation import InboundSms, handle_inbound
-from alerts.gateway import ErrorKind, GatewayError, OutgoingSms, SendReceipt
-from alerts.gateway_metrics import InstrumentedGateway
-from alerts.metrics import is_loopback
-from alerts.models import Delivery, InboundMessage, Notice
-from alerts.sending import AlertRequest, send_alert
-from alerts.targeting import TargetSpec
-from alerts.web import create_app
+from alerts.core.composition import MessageSpec
+from alerts.gateways.gateway import ErrorKind, GatewayError, OutgoingSms, SendReceipt
+from alerts.gateways.gateway_metrics import InstrumentedGateway
+from alerts.sending.sending import AlertRequest, send_alert
+from alerts.sending.targeting import TargetSpec
+from alerts.sms.conversation import InboundSms, handle_inbound
+from alerts.storage.models import Delivery, InboundMessage, Notice
+from alerts.web.app import create_app
+from alerts.web.metrics import is_loopback
 from alerts.wiring import Services
 from tests.alert_helpers import bulk_subscribers
 from tests.gateway_helpers import send_now

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from alerts.config import Settings
-from alerts.places import locate_text
+from alerts.places.places import locate_text
 from alerts.wiring import Services, build
 from zones.errors import PlaceNotFound
 
@@ -60,7 +60,7 @@ def nominatim() -> Iterator[str]:
 @pytest.fixture
 def online(settings: Settings, nominatim: str) -> Iterator[Services]:
     from alerts.demo.run import DEMO_LAYER
-    from alerts.layers import import_zones
+    from alerts.places.layers import import_zones
 
     wired = build(
         settings.with_overrides(**{"zones.online_geocoder": True, "zones.nominatim_url": nominatim})
@@ -94,7 +94,7 @@ def test_not_found_online_is_still_not_found(online: Services) -> None:
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_an_unreachable_server_is_not_an_error(settings: Settings) -> None:
     from alerts.demo.run import DEMO_LAYER
-    from alerts.layers import import_zones
+    from alerts.places.layers import import_zones
 
     wired = build(
         settings.with_overrides(
@@ -118,8 +118,8 @@ def test_the_webhook_keeps_answering_while_a_turn_waits_on_the_geocoder(
     from fastapi.testclient import TestClient
 
     from alerts.demo.run import DEMO_LAYER
-    from alerts.layers import import_zones
-    from alerts.web import create_app
+    from alerts.places.layers import import_zones
+    from alerts.web.app import create_app
     from tests.test_web import PUBLIC, TOKEN, inbound_fields, signed
 
     wired = build(

@@ -14,25 +14,25 @@ import pytest
 from shapely.geometry import mapping
 from sqlmodel import select
 
-from alerts.composition import MessageSpec
-from alerts.config import Settings
-from alerts.dispatch import run_worker
-from alerts.errors import InvalidInput, UsageError
-from alerts.layers import import_addresses, import_zones
-from alerts.local_time import BadTime
-from alerts.models import Alert, Delivery, Notice, Subscriber
-from alerts.notices import fire_notice, list_notices
-from alerts.operations import (
+from alerts.clock.notices import fire_notice, list_notices
+from alerts.clock.operations import (
     OperationSpec,
     add_operation,
     cancel_operation,
     list_operations,
     move_operation,
 )
-from alerts.plan_import import PlanError, import_plan
-from alerts.sending import AlertRequest, prepare_alert, send_alert
-from alerts.subscribers import add_subscriber
-from alerts.targeting import TargetSpec
+from alerts.clock.plan_import import PlanError, import_plan
+from alerts.config import Settings
+from alerts.core.composition import MessageSpec
+from alerts.core.local_time import BadTime
+from alerts.errors import InvalidInput, UsageError
+from alerts.outbox.dispatch import run_worker
+from alerts.places.layers import import_addresses, import_zones
+from alerts.sending.sending import AlertRequest, prepare_alert, send_alert
+from alerts.sending.targeting import TargetSpec
+from alerts.storage.models import Alert, Delivery, Notice, Subscriber
+from alerts.subscribers.subscribers import add_subscriber
 from alerts.wiring import Services, build
 
 TZ = ZoneInfo("America/Toronto")
@@ -86,7 +86,7 @@ def notices_of(services: Services, operation_id: int) -> list[Notice]:
 
 
 def deliveries(services: Services, alert_id: int) -> list[tuple[str, str]]:
-    from alerts.models import Subscriber
+    from alerts.storage.models import Subscriber
 
     with services.session(read_only=True) as session:
         rows = session.exec(
@@ -291,9 +291,8 @@ def test_quiet_hours_delay_non_urgent_notices(settings: Settings) -> None:
 
 
 def test_quiet_hours_delay_send_at_and_recurring_alerts(settings: Settings) -> None:
+    from alerts.clock.recurring import add_recurrence, fire_recurrence
     from alerts.demo.run import DEMO_LAYER
-    from alerts.recurring import add_recurrence
-    from alerts.scheduler import fire_recurrence
 
     clock = Clock(datetime(2026, 12, 3, 12, 0, tzinfo=TZ).astimezone(UTC))
     quiet = settings.with_overrides(**{"schedule.quiet_hours": "22:00-07:00"})
@@ -456,8 +455,12 @@ def test_a_csv_plan(city: tuple[Services, Clock], tmp_path: Path) -> None:
 
 
 def test_a_recurring_alert_fires_once_per_occurrence(city: tuple[Services, Clock]) -> None:
-    from alerts.recurring import add_recurrence, cancel_recurrence, list_recurrences
-    from alerts.scheduler import fire_recurrence, timer_for
+    from alerts.clock.recurring import (
+        add_recurrence,
+        cancel_recurrence,
+        fire_recurrence,
+        list_recurrences,
+    )
 
     services, clock = city
     request = AlertRequest(
@@ -465,7 +468,7 @@ def test_a_recurring_alert_fires_once_per_occurrence(city: tuple[Services, Clock
     )
     made = add_recurrence(services, request, "Daily 19:00")
     assert made["schedule"] == "daily 19:00"
-    assert f"recurrence-{made['id']}" in timer_for(services).job_ids()
+    assert f"recurrence-{made['id']}" in services.timer.job_ids()
     clock.at("2026-12-03T19:00:01")
     fire_recurrence(services, made["id"])
     fire_recurrence(services, made["id"])  # the same occurrence again: nothing more
@@ -477,15 +480,14 @@ def test_a_recurring_alert_fires_once_per_occurrence(city: tuple[Services, Clock
         assert len(session.exec(select(Alert)).all()) == 1
     cancel_recurrence(services, made["id"])
     assert list_recurrences(services)[0]["status"] == "cancelled"
-    assert f"recurrence-{made['id']}" not in timer_for(services).job_ids()
+    assert f"recurrence-{made['id']}" not in services.timer.job_ids()
 
 
 @pytest.mark.parametrize("day", ["2026-11-01", "2026-11-02", "2027-03-14", "2027-03-15"])
 def test_a_daily_recurrence_fires_at_its_local_time_across_dst(
     city: tuple[Services, Clock], day: str
 ) -> None:
-    from alerts.recurring import add_recurrence
-    from alerts.scheduler import fire_recurrence
+    from alerts.clock.recurring import add_recurrence, fire_recurrence
 
     services, clock = city
     request = AlertRequest("info", TargetSpec(zones=("Lac-Doré",)), MessageSpec(text="Avis"))
@@ -503,8 +505,7 @@ def test_a_daily_recurrence_fires_at_its_local_time_across_dst(
 def test_a_recurring_area_alert_keeps_its_area_when_the_file_is_gone(
     city: tuple[Services, Clock], tmp_path: Path
 ) -> None:
-    from alerts.recurring import add_recurrence
-    from alerts.scheduler import fire_recurrence
+    from alerts.clock.recurring import add_recurrence, fire_recurrence
 
     services, clock = city
     eloi = next(z for z in services.zones.layer().zones if z.name == "Saint-Éloi")

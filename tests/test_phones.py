@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from alerts.core.messages import is_gsm7
+from alerts.core.phones import mask_phone, parse_phone
 from alerts.errors import InvalidPhone
-from alerts.messages import is_gsm7
-from alerts.phones import mask_phone, parse_phone
 
 
 @pytest.mark.parametrize(

@@ -8,9 +8,8 @@ from datetime import timedelta
 import pytest
 
 from alerts.config import Settings
-from alerts.models import Operation
-from alerts.public_cache import PublicCache
-from alerts.public_notices import (
+from alerts.public.public_cache import PublicCache
+from alerts.public.public_notices import (
     CURRENT,
     IN_PROGRESS,
     NONE,
@@ -20,7 +19,8 @@ from alerts.public_notices import (
     fingerprint,
     load_snapshot,
 )
-from alerts.sending import cancel_alert
+from alerts.sending.sending import cancel_alert
+from alerts.storage.models import Operation
 from alerts.wiring import Services
 from tests.public_helpers import NOW, Clock, add_alert, add_operation, public_services, zone_ids
 
@@ -180,7 +180,7 @@ def test_the_cache_renders_again_only_when_data_or_phase_changes(
     renders: list[object] = []
 
     def render(snapshot: object) -> object:
-        from alerts.public_cache import Rendered
+        from alerts.public.public_cache import Rendered
 
         renders.append(snapshot)
         return Rendered(b"x", NOW, getattr(snapshot, "valid_until", None))

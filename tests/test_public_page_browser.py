@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from alerts.config import Settings
-from alerts.web import create_app
+from alerts.web.app import create_app
 from tests.public_helpers import NOW, Clock, add_alert, add_operation, public_services
 
 REPO = Path(__file__).resolve().parents[1]

@@ -12,8 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from alerts.config import Settings
-from alerts.public_wording import preferred_language
-from alerts.web import create_app
+from alerts.public.public_wording import preferred_language
+from alerts.web.app import create_app
 from alerts.wiring import Services
 from tests.public_helpers import NOW, Clock, add_alert, add_operation, public_services
 

@@ -11,15 +11,15 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from alerts.composition import MessageSpec
 from alerts.config import Settings
-from alerts.conversation import InboundSms, handle_inbound
-from alerts.models import Subscription
-from alerts.phones import mask_phone
-from alerts.sending import AlertRequest, cancel_alert, send_alert
-from alerts.subscribers import add_subscriber
-from alerts.targeting import TargetSpec
-from alerts.web import create_app
+from alerts.core.composition import MessageSpec
+from alerts.core.phones import mask_phone
+from alerts.sending.sending import AlertRequest, cancel_alert, send_alert
+from alerts.sending.targeting import TargetSpec
+from alerts.sms.conversation import InboundSms, handle_inbound
+from alerts.storage.models import Subscription
+from alerts.subscribers.subscribers import add_subscriber
+from alerts.web.app import create_app
 from alerts.wiring import Services
 from tests.public_helpers import NOW, Clock, add_operation, public_services
 

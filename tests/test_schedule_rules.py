@@ -9,15 +9,15 @@ from zoneinfo import ZoneInfo
 import pytest
 from apscheduler.triggers.cron import CronTrigger
 
-from alerts.local_time import BadTime, parse_local_time
-from alerts.schedule_rules import (
+from alerts.clock.recurring import latest_fire_time
+from alerts.core.local_time import BadTime, parse_local_time
+from alerts.core.schedule_rules import (
     BadSchedule,
     after_quiet_hours,
     parse_duration,
     parse_recurrence,
     parse_window,
 )
-from alerts.scheduler import latest_fire_time
 
 TZ = ZoneInfo("America/Toronto")
 # Spring forward (02:00 -> 03:00) and fall back (02:00 -> 01:00) in 2026 and 2027.

@@ -19,11 +19,11 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
+from alerts.clock.leadership import leadership_for
+from alerts.clock.operations import OperationSpec, add_operation
+from alerts.clock.scheduler import ClockRole
 from alerts.config import Settings
-from alerts.leadership import leadership_for
-from alerts.models import Alert, Notice
-from alerts.operations import OperationSpec, add_operation
-from alerts.scheduler import ClockRole
+from alerts.storage.models import Alert, Notice
 from alerts.wiring import Services, build
 from tests.measurements import record
 
@@ -33,8 +33,8 @@ log = logging.getLogger("tests.scheduler")
 
 def _town(services: Services) -> None:
     from alerts.demo.run import DEMO_LAYER
-    from alerts.layers import import_zones
-    from alerts.subscribers import add_subscriber
+    from alerts.places.layers import import_zones
+    from alerts.subscribers.subscribers import add_subscriber
 
     import_zones(services, str(DEMO_LAYER))
     add_subscriber(services, "4185550101", zone="Lac-Doré")

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from alerts.send_outcomes import retry_delay
-from alerts.send_rate import SharedTokenBucket, TokenBucket
+from alerts.outbox.send_outcomes import retry_delay
+from alerts.outbox.send_rate import SharedTokenBucket, TokenBucket
 from alerts.wiring import Services
 
 

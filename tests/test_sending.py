@@ -15,16 +15,14 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlmodel import Session
 
-from alerts import store
-from alerts.alert_reports import alert_history, alert_status
-from alerts.composition import AlertTextTooLong, MessageSpec
 from alerts.config import Settings
-from alerts.dispatch import run_worker
+from alerts.core.composition import AlertTextTooLong, MessageSpec
+from alerts.core.local_time import BadTime
+from alerts.core.messages import MissingVariable
 from alerts.errors import InvalidInput, UsageError
-from alerts.local_time import BadTime
-from alerts.messages import MissingVariable
-from alerts.models import Alert, Delivery, Subscriber, Subscription
-from alerts.sending import (
+from alerts.outbox.dispatch import run_worker
+from alerts.sending.alert_reports import alert_history, alert_status
+from alerts.sending.sending import (
     AlertRequest,
     cancel_alert,
     due_alerts,
@@ -33,8 +31,10 @@ from alerts.sending import (
     release_scheduled_alert,
     send_alert,
 )
-from alerts.subscribers import add_subscriber
-from alerts.targeting import BadArea, TargetSpec
+from alerts.sending.targeting import BadArea, TargetSpec
+from alerts.storage import store
+from alerts.storage.models import Alert, Delivery, Subscriber, Subscription
+from alerts.subscribers.subscribers import add_subscriber
 from alerts.wiring import Services, build
 from tests.alert_helpers import FAST, import_demo_zones
 from zones.errors import UnknownZone
@@ -318,6 +318,6 @@ def test_one_subscription_pending_does_not_count(city: Services) -> None:
 
 
 def _zone_id(session: Session, name: str) -> int:
-    from alerts.models import Zone
+    from alerts.storage.models import ZoneRecord
 
-    return session.execute(select(Zone.id).where(Zone.name == name)).scalar_one()
+    return session.execute(select(ZoneRecord.id).where(ZoneRecord.name == name)).scalar_one()

@@ -9,9 +9,9 @@ import pytest
 from sqlmodel import select
 
 from alerts.errors import InvalidInput, InvalidPhone, NotFound, UsageError
-from alerts.models import Subscriber, Subscription, Suppression
-from alerts.subscriber_import import BadRow, export_rows, import_subscribers
-from alerts.subscribers import (
+from alerts.storage.models import Subscriber, Subscription, Suppression
+from alerts.subscribers.subscriber_import import BadRow, export_rows, import_subscribers
+from alerts.subscribers.subscribers import (
     AlreadyOptedOut,
     add_subscriber,
     forget_subscriber,

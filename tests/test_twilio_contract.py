@@ -22,8 +22,8 @@ from typing import IO, Any
 import httpx2
 import pytest
 
-from alerts.gateway import ErrorKind, GatewayError, OutgoingSms, SendReceipt
-from alerts.twilio_gateway import TwilioGateway
+from alerts.gateways.gateway import ErrorKind, GatewayError, OutgoingSms, SendReceipt
+from alerts.gateways.twilio_gateway import TwilioGateway
 from tests.gateway_helpers import send_now
 
 REPO = Path(__file__).resolve().parents[1]

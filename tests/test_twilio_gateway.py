@@ -19,8 +19,8 @@ import pytest
 from twilio.request_validator import RequestValidator
 
 from alerts.errors import ConfigError
-from alerts.gateway import ErrorKind, Gateway, GatewayError, OutgoingSms, classify
-from alerts.twilio_gateway import TwilioGateway, parse_retry_after
+from alerts.gateways.gateway import ErrorKind, Gateway, GatewayError, OutgoingSms, classify
+from alerts.gateways.twilio_gateway import TwilioGateway, parse_retry_after
 from tests.fakes.fake_twilio import FakeTwilio, count_segments
 from tests.gateway_helpers import send_now
 

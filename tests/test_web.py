@@ -22,9 +22,8 @@ from sqlmodel import select
 from twilio.request_validator import RequestValidator
 
 from alerts.config import Settings
-from alerts.conversation import replies_for
-from alerts.models import InboundMessage, StatusEvent, Subscriber
-from alerts.web import create_app
+from alerts.storage.models import InboundMessage, StatusEvent, Subscriber
+from alerts.web.app import create_app
 from alerts.wiring import Services, build
 
 TOKEN = "test-auth-token-0123456789abcdef"
@@ -36,7 +35,7 @@ _sids = itertools.count(1)
 @pytest.fixture
 def app_services(settings: Settings) -> Iterator[Services]:
     from alerts.demo.run import DEMO_ADDRESSES, DEMO_LAYER
-    from alerts.layers import import_addresses, import_zones
+    from alerts.places.layers import import_addresses, import_zones
 
     wired = build(
         settings.with_overrides(**{"twilio.auth_token": TOKEN, "service.public_url": PUBLIC})
@@ -104,7 +103,7 @@ def test_a_signed_subscription_gets_twiml_replies(
     assert len(asked) == 1 and "Lac-Doré" in asked[0] and "OUI" in asked[0]
     done = twiml_messages(post(client, inbound_fields("oui")))
     assert "confirmée" in done[0]
-    from alerts.subscribers import show_subscriber
+    from alerts.subscribers.subscribers import show_subscriber
 
     assert show_subscriber(app_services, "+14185550123").zones == ["Lac-Doré"]
 
@@ -149,7 +148,7 @@ def test_a_replayed_message_sid_changes_nothing(client: TestClient, app_services
     again = post(client, inbound_fields("abonner Lac-Doré", sid="SM" + "a" * 32))
     assert twiml_messages(again) == twiml_messages(first)
     assert _counts(app_services) == before
-    from alerts.subscribers import show_subscriber
+    from alerts.subscribers.subscribers import show_subscriber
 
     assert show_subscriber(app_services, "+14185550123").status == "opted_out"
 
@@ -159,7 +158,7 @@ def test_provider_opt_out_gets_an_empty_twiml(client: TestClient, app_services: 
     post(client, inbound_fields("oui"))
     fields = {**inbound_fields("STOP"), "OptOutType": "STOP"}
     assert twiml_messages(post(client, fields)) == []
-    from alerts.subscribers import show_subscriber
+    from alerts.subscribers.subscribers import show_subscriber
 
     assert show_subscriber(app_services, "+14185550123").status == "opted_out"
 
@@ -207,7 +206,7 @@ def test_any_body_gets_valid_twiml(
     messages = twiml_messages(post(client, fields))
     assert len(messages) <= 1
     # The webhook turns a crash into an apology; here no text may cause one.
-    replies = replies_for(app_services)
+    replies = app_services.replies
     assert not set(messages) & {replies.text("fr", "error"), replies.text("en", "error")}
 
 

@@ -16,7 +16,7 @@ from shapely.geometry.base import BaseGeometry
 
 from zones.errors import AmbiguousZone, LayerError, UnknownZone
 from zones.grid import FAR, CellGrid
-from zones.layer_file import LoadReport, fetch_json, parse_json, read_layer
+from zones.layer_file import LoadReport, parse_json, read_json_file, read_layer
 from zones.names import ZoneNames, slugify
 from zones.projection import LocalProjection, area_km2, degrees_spanning
 
@@ -87,14 +87,14 @@ class ZoneLayer:
     @classmethod
     def from_file(
         cls,
-        path_or_url: str | Path,
+        path: str | Path,
         name_field: str | None = None,
         crs: str | None = None,
         snap_meters: float = 50.0,
         aliases: dict[str, str] | None = None,
     ) -> ZoneLayer:
-        """Load a GeoJSON layer from a local file or an http(s) URL."""
-        obj, source = fetch_json(path_or_url)
+        """Load a GeoJSON layer from a local file."""
+        obj, source = read_json_file(path)
         return cls.from_geojson(obj, name_field, crs, source, snap_meters, aliases)
 
     @classmethod

@@ -1,11 +1,9 @@
-"""Reading a zone layer file: fetch the GeoJSON, find the name field, reproject, repair."""
+"""Reading a zone layer file: parse the GeoJSON, find the name field, reproject, repair."""
 
 from __future__ import annotations
 
 import json
 import unicodedata
-import urllib.error
-import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +41,6 @@ NAME_FIELDS = (
     "title",
 )
 POLYGONAL = ("Polygon", "MultiPolygon")
-FETCH_TIMEOUT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -57,26 +54,15 @@ class LoadReport:
     warnings: list[str] = field(default_factory=list)
 
 
-def fetch_json(path_or_url: str | Path) -> tuple[Any, str]:
-    """Read and parse a JSON document from a local path or an http(s) URL."""
-    source = str(path_or_url)
-    if source.startswith(("http://", "https://")):
-        try:
-            request = urllib.request.Request(source, headers={"User-Agent": "zones/0.1"})
-            with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT_S) as response:
-                raw = response.read()
-        except urllib.error.HTTPError as exc:
-            raise LayerError(f"cannot download {source}: HTTP {exc.code} {exc.reason}") from exc
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise LayerError(f"cannot download {source}: {reason}") from exc
-    else:
-        try:
-            raw = Path(source).read_bytes()
-        except FileNotFoundError as exc:
-            raise LayerError(f"cannot read {source}: no such file") from exc
-        except OSError as exc:
-            raise LayerError(f"cannot read {source}: {exc.strerror or exc}") from exc
+def read_json_file(path: str | Path) -> tuple[Any, str]:
+    """Read and parse a JSON document from a local file; returns it and its source."""
+    source = str(path)
+    try:
+        raw = Path(source).read_bytes()
+    except FileNotFoundError as exc:
+        raise LayerError(f"cannot read {source}: no such file") from exc
+    except OSError as exc:
+        raise LayerError(f"cannot read {source}: {exc.strerror or exc}") from exc
     return parse_json(raw, source), source
 
 

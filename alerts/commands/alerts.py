@@ -14,12 +14,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from alerts import alert_reports, recurring, sending
-from alerts.commands.common import JSON_OPTION, console, print_json, services, state
-from alerts.composition import LANGS, MessageSpec, describe_duration, parse_variables
-from alerts.dispatch import DispatchReport, ProgressCallback, run_worker
-from alerts.local_time import format_local
-from alerts.targeting import TargetSpec
+from alerts.clock import recurring
+from alerts.commands.context import JSON_OPTION, console, print_json, services, state
+from alerts.core.composition import LANGS, MessageSpec, describe_duration, parse_variables
+from alerts.core.local_time import format_local
+from alerts.outbox.dispatch import DispatchReport, ProgressCallback, run_worker
+from alerts.sending import alert_reports, sending
+from alerts.sending.targeting import TargetSpec
 from alerts.wiring import Services
 
 _KIND_HELP = "snow, radar or info (info reaches every active subscriber)."

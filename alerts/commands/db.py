@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from alerts import db
-from alerts.commands.common import JSON_OPTION, console, print_json, state
+from alerts.commands.context import JSON_OPTION, console, print_json, state
+from alerts.storage import db
 
 app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 

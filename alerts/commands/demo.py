@@ -7,8 +7,9 @@ from pathlib import Path
 
 import typer
 
-from alerts.commands.common import console
-from alerts.demo.run import Narrator, run_demo
+from alerts.commands.context import console
+from alerts.demo.narrator import Narrator
+from alerts.demo.run import run_demo
 
 
 def demo(

@@ -8,8 +8,8 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from alerts import notices, operations, plan_import, recurring
-from alerts.commands.common import JSON_OPTION, console, print_json, services
+from alerts.clock import notices, operations, plan_import, recurring
+from alerts.commands.context import JSON_OPTION, console, print_json, services
 
 app = typer.Typer(help="Planned operations: their notices send themselves.", no_args_is_help=True)
 schedule_app = typer.Typer(help="The clock: notices to come, sent, missed.", no_args_is_help=True)

@@ -6,8 +6,8 @@ import logging
 
 import typer
 
-from alerts.commands.common import console, services
-from alerts.service_process import Roles, ServiceProcess
+from alerts.commands.context import console, services
+from alerts.service import Roles, ServiceProcess
 
 
 def serve(

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import typer
 
-from alerts.commands.common import JSON_OPTION, console, print_json, print_json_line, services
-from alerts.conversation import InboundSms, Outcome, handle_inbound, replies_for
+from alerts.commands.context import JSON_OPTION, console, print_json, print_json_line, services
 from alerts.errors import InvalidInput, UsageError
+from alerts.sms.conversation import handle_inbound
+from alerts.sms.turn import InboundSms, TurnOutcome
 from alerts.wiring import Services
 
 app = typer.Typer(help="Text messages: the conversation behind the webhook.", no_args_is_help=True)
@@ -33,12 +34,11 @@ def receive(
     if batch is not None:
         if sender or body:
             raise UsageError("--batch takes no --from or message text")
-        replies = replies_for(wired)
         for message in _batch(batch):
             if isinstance(message, str):
                 print_json_line({"reply": None, "action": "error", "error": message})
                 continue
-            print_json_line(_shape(handle_inbound(wired, message, replies)))
+            print_json_line(_shape(handle_inbound(wired, message)))
         return
     if not sender or not body:
         raise UsageError("give --from PHONE and the message text (or --batch FILE)")
@@ -49,12 +49,12 @@ def receive(
         console.print(outcome.reply or "(no reply)", markup=False)
 
 
-def _receive(wired: Services, sender: str, body: str, sid: str | None) -> Outcome:
+def _receive(wired: Services, sender: str, body: str, sid: str | None) -> TurnOutcome:
     message = InboundSms(sender=sender, body=body, message_sid=sid or _local_sid())
     return handle_inbound(wired, message)
 
 
-def _shape(outcome: Outcome) -> dict[str, object]:
+def _shape(outcome: TurnOutcome) -> dict[str, object]:
     return {"reply": outcome.reply, "action": outcome.action}
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from alerts import subscriber_import, subscribers
-from alerts.commands.common import JSON_OPTION, console, print_json, services
-from alerts.phones import mask_phone
+from alerts.commands.context import JSON_OPTION, console, print_json, services
+from alerts.core.phones import mask_phone
+from alerts.subscribers import subscriber_import, subscribers
 
 app = typer.Typer(
     help="Subscribers: add, show, list, import, export, remove, forget.", no_args_is_help=True

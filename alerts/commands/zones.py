@@ -8,9 +8,9 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from alerts import layers, places
-from alerts.commands.common import JSON_OPTION, console, print_json, print_json_line, services
+from alerts.commands.context import JSON_OPTION, console, print_json, print_json_line, services
 from alerts.errors import AlertsError, InvalidInput, UsageError
+from alerts.places import layers, places
 from alerts.wiring import Services
 from zones.errors import ZoneError
 
@@ -92,7 +92,7 @@ def locate(
     if as_json:
         print_json(found)
     elif found["zone"] is None and "candidates" in found:
-        console.print(f"Ambiguous: {'; '.join(found['candidates'])}")  # type: ignore[arg-type]
+        console.print(f"Ambiguous: {'; '.join(found['candidates'])}")
     elif found["zone"] is None:
         console.print("Outside every zone.")
     else:

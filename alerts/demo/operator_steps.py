@@ -6,26 +6,23 @@ from __future__ import annotations
 import threading
 import time
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlmodel import col
 
-from alerts.alert_reports import alert_status
-from alerts.composition import MessageSpec
-from alerts.delivery_status import record_status
-from alerts.dispatch import run_worker
-from alerts.leadership import leadership_for
-from alerts.local_time import format_local
-from alerts.models import Delivery, Notice
-from alerts.operations import OperationSpec, add_operation
-from alerts.scheduler import ClockRole
-from alerts.sending import AlertRequest, prepare_alert, queue_alert
-from alerts.targeting import TargetSpec
+from alerts.clock.leadership import leadership_for
+from alerts.clock.operations import OperationSpec, add_operation
+from alerts.clock.scheduler import ClockRole
+from alerts.core.composition import MessageSpec
+from alerts.core.local_time import format_local
+from alerts.demo.narrator import Narrator
+from alerts.outbox.dispatch import run_worker
+from alerts.sending.alert_reports import alert_status
+from alerts.sending.delivery_status import record_status
+from alerts.sending.sending import AlertRequest, prepare_alert, queue_alert
+from alerts.sending.targeting import TargetSpec
+from alerts.storage.models import Delivery, Notice
 from alerts.wiring import Services
-
-if TYPE_CHECKING:
-    from alerts.demo.run import Narrator
 
 
 def send_snow_alert(services: Services, narrator: Narrator) -> int:
@@ -119,7 +116,7 @@ def live_operation(services: Services, narrator: Narrator, seconds: float = 12.0
                 )
             for notice in fired:
                 if notice.id not in told:
-                    told.add(notice.id)  # type: ignore[arg-type]
+                    told.add(notice.id)
                     when = format_local(notice.fired_at or notice.due_at, tz)[11:19]
                     narrator.say(
                         f"clock: {notice.kind} {notice.status} at {when} "

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from alerts.config import Settings
-from alerts.conversation import InboundSms, handle_inbound, replies_for
+from alerts.core.phones import mask_phone
+from alerts.demo.narrator import Narrator
 from alerts.demo.operator_steps import live_operation, send_snow_alert
-from alerts.layers import import_addresses, import_zones, list_zones
-from alerts.phones import mask_phone
-from alerts.subscribers import add_subscriber
+from alerts.places.layers import import_addresses, import_zones, list_zones
+from alerts.sms.conversation import handle_inbound
+from alerts.sms.turn import InboundSms
+from alerts.subscribers.subscribers import add_subscriber
 from alerts.wiring import Services, build
 
 DEMO_DATA = Path(__file__).resolve().parent
@@ -44,14 +44,6 @@ _sids = itertools.count(1)
 
 def _demo_sid() -> str:
     return f"SMdemo{next(_sids):026d}"
-
-
-@dataclass
-class Narrator:
-    """How the demo speaks: a heading per step and lines under it."""
-
-    step: Callable[[str], None]
-    say: Callable[[str], None]
 
 
 DEMO_CONFIG = {
@@ -120,11 +112,9 @@ def run_demo(folder: Path, narrator: Narrator) -> Services:
         narrator.say(f"{view.phone}  {how} -> {zones}  [{view.lang}; {topics}]")
 
     narrator.step("Residents subscribe by text message (the webhook's conversation)")
-    replies = replies_for(services)
     for phone, body in SAMPLE_CONVERSATION:
-        outcome = handle_inbound(
-            services, InboundSms(sender=phone, body=body, message_sid=_demo_sid()), replies
-        )
+        sms = InboundSms(sender=phone, body=body, message_sid=_demo_sid())
+        outcome = handle_inbound(services, sms)
         narrator.say(f"{mask_phone(phone)} > {body}")
         narrator.say(f"{'':>12} < {outcome.reply or '(no reply)'}")
 

@@ -1,0 +1,1 @@
+"""The clock: the scheduler role, leadership, notices, recurrences, operations, plan imports."""

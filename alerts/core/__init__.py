@@ -1,0 +1,1 @@
+"""The pure core: keywords, SMS encoding, replies, composition, schedule rules, time, phones."""

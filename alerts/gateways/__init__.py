@@ -1,0 +1,1 @@
+"""Adapters to the outside: SMS gateways (console, file, Twilio), documents by URL, geocoding."""

@@ -1,0 +1,1 @@
+"""The outbox workers: claim, rate, send, record outcomes."""

@@ -1,0 +1,1 @@
+"""Alerts: preview, queue, cancel, targeting, reports and delivery receipts."""

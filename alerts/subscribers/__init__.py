@@ -1,0 +1,1 @@
+"""Operator use-cases on subscribers: add, list, remove, forget, CSV import and export."""

@@ -1,0 +1,1 @@
+"""The FastAPI app: webhooks, public routes, health and metrics."""

@@ -1,0 +1,60 @@
+"""The web app: Twilio's webhooks, /health, and the public routes (page, feeds, CAP, metrics)."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from sqlalchemy import text
+
+from alerts.public.cap import cap_router
+from alerts.public.feeds import feeds_router
+from alerts.public.public_cache import PublicCache
+from alerts.public.public_pages import pages_router
+from alerts.storage.zone_catalog import NoZoneLayer
+from alerts.web.metrics import metrics_router
+from alerts.web.webhooks import webhooks_router
+from alerts.wiring import Services
+
+log = logging.getLogger(__name__)
+
+
+def create_app(services: Services) -> FastAPI:
+    """The FastAPI app serving the webhooks, health and public routes for these services."""
+    app = FastAPI(title="Neighbourhood SMS alerts", docs_url=None, redoc_url=None)
+    app.include_router(webhooks_router(services))
+    app.include_router(health_router(services))
+    include_public_routes(app, services)
+    return app
+
+
+def health_router(services: Services) -> APIRouter:
+    """Route /health: 200 while the database answers, else 503."""
+    router = APIRouter()
+
+    @router.get("/health")
+    def health() -> Response:
+        try:
+            with services.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception as exc:  # the health check reports, it never raises
+            log.error("health: database unreachable: %s", type(exc).__name__)
+            return Response('{"status":"unavailable"}', 503, media_type="application/json")
+        return Response('{"status":"ok"}', media_type="application/json")
+
+    return router
+
+
+def include_public_routes(app: FastAPI, services: Services) -> None:
+    """The read-only public page, open-data feeds and metrics (see alerts.public)."""
+    cache = PublicCache(services)
+
+    @app.exception_handler(NoZoneLayer)
+    def no_layer(request: Request, exc: NoZoneLayer) -> Response:
+        # A new install: the public routes have nothing to show until zones are imported.
+        return Response(f"{exc}\n", status_code=503, media_type="text/plain")
+
+    app.include_router(pages_router(services, cache))
+    app.include_router(feeds_router(services, cache))
+    app.include_router(cap_router(services, cache))
+    app.include_router(metrics_router(services))
