@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from icalendar import Calendar
+from icalendar import Calendar, Component
 from sqlalchemy import select
 from sqlmodel import col
 
@@ -182,7 +182,7 @@ def _read_ics(services: Services, path: Path) -> list[_Event]:
     return events
 
 
-def _categories(vevent: Any) -> str:
+def _categories(vevent: Component) -> str:
     value = vevent.get("CATEGORIES")
     if value is None:
         return ""
@@ -212,7 +212,7 @@ def _zones_or_place(services: Services, location: str) -> tuple[tuple[str, ...],
         return (), location
 
 
-def _ics_time(services: Services, vevent: Any, name: str, path: Path, where: str) -> datetime:
+def _ics_time(services: Services, vevent: Component, name: str, path: Path, where: str) -> datetime:
     prop = vevent.get(name)
     if prop is None:
         raise PlanError(f"{path.name}, {where}: {name} is missing")

@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from functools import cached_property, lru_cache
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlmodel import Session, col
 
 from alerts.errors import NotFound
@@ -176,7 +176,7 @@ def _concerns(zones: tuple[ZoneRef, ...], zone_id: int | None) -> bool:
     return zone_id is None or any(zone.id == zone_id for zone in zones)
 
 
-def _fingerprint_statement() -> Any:
+def _fingerprint_statement() -> Select[Any]:
     # Counts by state walk the state index: a cancellation or a failure is seen without
     # reading the alerts' rows, so the check stays cheap with thousands of alerts.
     parts = [
