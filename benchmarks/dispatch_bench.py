@@ -39,7 +39,7 @@ from alerts.outbox.dispatch import run_worker  # noqa: E402
 from alerts.sending.sending import AlertRequest, prepare_alert, queue_alert, send_alert  # noqa: E402
 from alerts.sending.targeting import TargetSpec  # noqa: E402
 from alerts.wiring import build  # noqa: E402
-from tests.alert_helpers import bulk_subscribers, import_demo_zones  # noqa: E402
+from tests.support.dispatch import bulk_subscribers, import_demo_zones  # noqa: E402
 
 ACCOUNT = "AC" + "0" * 32
 TOKEN = "bench-token"
@@ -74,7 +74,7 @@ class Fake:
 
 def serve_fake() -> None:
     """Child mode: serve a FakeTwilio until stdin closes; each line sets the latency."""
-    from tests.fakes.fake_twilio import FakeTwilio
+    from tests.support.fake_twilio import FakeTwilio
 
     with FakeTwilio(ACCOUNT, TOKEN) as fake:
         print(fake.base_url, flush=True)

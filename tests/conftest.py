@@ -1,4 +1,5 @@
-"""Shared fixtures: databases on SQLite and PostgreSQL, settings and wired services."""
+"""Fixtures of every test package: databases on SQLite and PostgreSQL, settings, wired
+services, the shared city data, the fake Twilio and the public town with open metrics."""
 
 from __future__ import annotations
 
@@ -11,13 +12,14 @@ from typing import TYPE_CHECKING
 import pytest
 
 from alerts.config import Settings
-from tests.measurements import MEASURED
+from tests.support.fake_twilio import FakeTwilio
+from tests.support.measurements import MEASURED
+from tests.support.public import Clock, public_services
+from tests.support.shared_data import require_data
 
 if TYPE_CHECKING:
     from alerts.wiring import Services
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
 PG_SERVER = os.environ.get("ALERTS_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432")
 REQUIRE_POSTGRES = os.environ.get("ALERTS_REQUIRE_POSTGRES") == "1"
 
@@ -131,12 +133,24 @@ def services(settings: Settings) -> Iterator[Services]:
     wired.close()
 
 
-@pytest.fixture
-def town(services: Services) -> Services:
-    """Services with the demo town's layer and addresses imported."""
-    from alerts.demo.run import DEMO_ADDRESSES, DEMO_LAYER
-    from alerts.places.layers import import_addresses, import_zones
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real city data folder (../shared/data): a test asking for it skips without it, or
+    fails with ALERTS_REQUIRE_DATA=1 (see tests/support/shared_data.py)."""
+    return require_data()
 
-    import_zones(services, str(DEMO_LAYER))
-    import_addresses(services, DEMO_ADDRESSES)
-    return services
+
+@pytest.fixture
+def fake() -> Iterator[FakeTwilio]:
+    """A started fake Twilio, stopped afterwards."""
+    with FakeTwilio() as server:
+        yield server
+
+
+@pytest.fixture
+def open_metrics_town(settings: Settings) -> Iterator[Services]:
+    """The public demo town whose /metrics answers any client, the test client included
+    (it is not on loopback)."""
+    services = public_services(settings, Clock(), **{"web.metrics_loopback_only": False})
+    yield services
+    services.close()

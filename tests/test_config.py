@@ -9,6 +9,7 @@ import pytest
 
 from alerts.config import Settings, load_settings
 from alerts.errors import ConfigError
+from tests.support.paths import REPO
 
 
 def test_defaults_without_file_or_environment(tmp_path: Path) -> None:
@@ -132,7 +133,7 @@ def test_missing_config_file_is_an_error(tmp_path: Path) -> None:
 
 
 def test_example_config_is_valid_and_documents_every_key() -> None:
-    example = Path(__file__).resolve().parents[1] / "config.example.toml"
+    example = REPO / "config.example.toml"
     text = example.read_text(encoding="utf-8")
     load_settings(example, env={})
     for section, model in Settings.model_fields.items():

@@ -9,11 +9,7 @@ seconds from now through APScheduler's own API, as if 2031 had come, and lets a 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,31 +20,13 @@ from sqlmodel import Session
 
 from alerts.storage.jobs import NOTICE_JOB, RECURRENCE_JOB, job_store
 from alerts.storage.models import Notice
+from tests.support.processes import file_gateway_env, run_cli, start_serve, stop, wait_until
 
-REPO = Path(__file__).resolve().parents[2]
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "previous-version.db"
 ALERT_BODIES = (
     "Collecte des sapins reportée au 16 janvier. Merci!",
     "Christmas tree pickup moved to January 16. Thank you!",
 )
-
-
-def _env(folder: Path, url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ALERTS_")}
-    env.update(
-        ALERTS_DATABASE_URL=url,
-        ALERTS_GATEWAY="file",
-        ALERTS_GATEWAY_FILE=str(folder / "outbox.jsonl"),
-        ALERTS_DISPATCH_RATE="100",
-    )
-    return env
-
-
-def _cli(env: dict[str, str], folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(REPO / "cli.py"), *args],
-        env=env, cwd=folder, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
 
 
 def _bring_forward(url: str, job_ids: list[str], at: datetime) -> None:
@@ -96,16 +74,16 @@ def test_previous_version_database_upgrades_and_its_pending_work_fires(tmp_path:
     database = tmp_path / "city.db"
     shutil.copyfile(FIXTURE, database)
     url = f"sqlite:///{database}"
-    env = _env(tmp_path, url)
+    env = file_gateway_env(url, tmp_path)
 
-    upgraded = _cli(env, tmp_path, "db", "upgrade")
+    upgraded = run_cli(env, tmp_path, "db", "upgrade")
     assert upgraded.returncode == 0, upgraded.stderr
     jobs = _stored_jobs(url)
     assert jobs == {
         "notice-1": NOTICE_JOB, "notice-2": NOTICE_JOB, "notice-3": NOTICE_JOB,
         "notice-4": NOTICE_JOB, "recurrence-1": RECURRENCE_JOB,
     }  # fmt: skip
-    listed = json.loads(_cli(env, tmp_path, "schedule", "list", "--json").stdout)
+    listed = json.loads(run_cli(env, tmp_path, "schedule", "list", "--json").stdout)
     pending = {n["id"] for n in listed["notices"] if n["status"] == "scheduled"}
     assert pending == {1, 2, 3, 4}
 
@@ -113,19 +91,12 @@ def test_previous_version_database_upgrades_and_its_pending_work_fires(tmp_path:
     _bring_forward(
         url, ["notice-1", "notice-2", "recurrence-1"], datetime.now(UTC) + timedelta(seconds=3)
     )
-    log = (tmp_path / "serve.log").open("ab")
-    server = subprocess.Popen(
-        [sys.executable, str(REPO / "cli.py"), "serve", "--no-web"],
-        env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    server = start_serve(env, tmp_path, "serve.log")
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and len(_sent(tmp_path)) < 7:
-            time.sleep(0.2)
+        wait_until(lambda: len(_sent(tmp_path)) >= 7, 60, interval=0.2)
         time.sleep(1.0)  # anything sent twice would show by now
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
+        stop(server)
     served = (tmp_path / "serve.log").read_text(encoding="utf-8", errors="replace")
 
     notices = _notices(url)

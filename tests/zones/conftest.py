@@ -2,21 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
+from tests.support.shared_data import data_file
 from zones import ZoneLayer
-
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
-
-
-def data_file(relative: str) -> Path:
-    """Path of a shared data file; skips the calling test when the data folder is absent."""
-    path = DATA / relative
-    if not path.exists():
-        pytest.skip(f"shared data not available: {path} (expected beside the repository)")
-    return path
 
 
 @pytest.fixture(scope="session")

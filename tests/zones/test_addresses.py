@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.zones.conftest import data_file
+from tests.support.shared_data import data_file
 from zones import AddressFileError, normalize_street, parse_address, read_address_points
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.measurements import record
-from tests.zones.conftest import data_file
+from tests.support.measurements import record
+from tests.support.shared_data import data_file
 from zones import (
     AddressPoint,
     Gazetteer,

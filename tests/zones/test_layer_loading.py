@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from shapely.geometry import Polygon, box, mapping
 
-from tests.zones.conftest import data_file
+from tests.support.shared_data import data_file
 from zones import AmbiguousZone, LayerError, ZoneLayer
 
 REAL_LAYERS = [
@@ -177,31 +173,3 @@ def test_unknown_crs(tmp_path: Path) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(LayerError, match="no such file"):
         ZoneLayer.from_file(tmp_path / "absent.geojson")
-
-
-@pytest.fixture
-def local_server(tmp_path: Path) -> Iterator[str]:
-    """A real HTTP server on 127.0.0.1 serving tmp_path (no network involved)."""
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
-    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def test_layer_from_url(local_server: str, tmp_path: Path) -> None:
-    (tmp_path / "zones.geojson").write_text(json.dumps(_collection(_feature("A", SQUARE_A))))
-    layer = ZoneLayer.from_file(f"{local_server}/zones.geojson")
-    assert [z.name for z in layer] == ["A"] and layer.source.endswith("/zones.geojson")
-
-
-def test_url_that_fails(local_server: str) -> None:
-    with pytest.raises(LayerError) as caught:
-        ZoneLayer.from_file(f"{local_server}/missing.geojson")
-    assert "HTTP 404" in caught.value.message and "missing.geojson" in caught.value.message
-    assert "\n" not in caught.value.message

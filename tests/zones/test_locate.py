@@ -9,8 +9,8 @@ import pytest
 import shapely
 from pyproj import Transformer
 
-from tests.measurements import record
-from tests.zones.conftest import data_file
+from tests.support.measurements import record
+from tests.support.shared_data import data_file
 from tests.zones.reference import near_boundaries, random_points, reference_zones
 from zones import ZoneLayer
 

@@ -1,1 +1,0 @@
-"""Real local servers that stand in for outside services in tests."""

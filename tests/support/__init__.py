@@ -1,0 +1,1 @@
+"""Helpers the test packages share: the fake Twilio, paths, processes, towns and requests."""
