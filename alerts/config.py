@@ -5,6 +5,7 @@ Nothing else in the service reads os.environ.
 
 from __future__ import annotations
 
+import logging
 import os
 import tomllib
 from collections.abc import Mapping
@@ -28,6 +29,8 @@ from alerts.core.composition import DEFAULT_TEMPLATES, check_template
 from alerts.core.replies import Replies, default_templates, service_replies
 from alerts.core.schedule_rules import parse_duration, parse_window
 from alerts.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 DEFAULT_CONFIG_FILE = "alerts.toml"
 
@@ -252,11 +255,15 @@ class SendSettings(_Section):
 
 
 class DispatchSettings(_Section):
-    """The outbox workers: rate, concurrency, leases and retries."""
+    """The outbox workers: rate, requests in flight, leases, retries and reconciliation."""
 
     rate_per_second: float = Field(default=1.0, gt=0)
     rate_unit: Literal["messages", "segments"] = "segments"
-    concurrency: int = Field(default=8, ge=1, le=256)
+    # A ceiling: a worker keeps about rate x observed latency requests in flight, never more.
+    # The default covers 500 messages/s at 1 s per request, with headroom.
+    max_in_flight: int = Field(default=1000, ge=1, le=5000)
+    # Look-ups in the provider's log for one uncertain delivery before it is marked unknown.
+    reconcile_attempts: int = Field(default=5, ge=1, le=20)
     batch_size: int = Field(default=100, ge=1, le=10000)
     lease_seconds: int = Field(default=60, ge=5)
     max_attempts: int = Field(default=12, ge=1)
@@ -267,6 +274,21 @@ class DispatchSettings(_Section):
     redeliver_attempts: int = Field(default=1, ge=0, le=5)
     redeliver_delay_seconds: float = Field(default=900.0, ge=0)
     poll_seconds: float = Field(default=1.0, gt=0, le=60)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed_concurrency(cls, data: Any) -> Any:
+        """`dispatch.concurrency` (before max_in_flight) still works, with a note."""
+        if isinstance(data, dict) and "concurrency" in data:
+            data = dict(data)
+            value = data.pop("concurrency")
+            if "max_in_flight" not in data:
+                data["max_in_flight"] = value
+            log.warning(
+                "dispatch.concurrency is deprecated: it is now the ceiling "
+                "dispatch.max_in_flight (the window follows the rate and the latency)"
+            )
+        return data
 
 
 class ScheduleSettings(_Section):

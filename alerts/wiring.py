@@ -127,5 +127,5 @@ def gateway_from_settings(settings: Settings) -> Gateway:
         validity_period=twilio.validity_period,
         api_base_url=twilio.api_base_url or None,
         timeout=twilio.timeout_seconds,
-        pool_size=max(settings.dispatch.concurrency, 4),
+        pool_size=max(settings.dispatch.max_in_flight, 4),
     )

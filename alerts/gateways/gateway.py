@@ -130,6 +130,30 @@ class Gateway(Protocol):
         ...
 
 
+@runtime_checkable
+class MessageLog(Protocol):
+    """A gateway whose provider keeps a log of the messages it accepted, and can search it.
+
+    After a crash, a delivery whose answer never came back is looked up there before it is
+    sent again: found, it was sent; absent, it was not.
+    """
+
+    async def find_sent(
+        self, to: str, body: str, since: datetime, exclude: frozenset[str] = frozenset()
+    ) -> SendReceipt | None:
+        """The message with this body to `to` created since `since` (none of `exclude`), or
+        None; raise GatewayError when the log cannot be read."""
+        ...
+
+
+def message_log(gateway: Gateway) -> MessageLog | None:
+    """The provider log behind this gateway (through wrappers), or None: it keeps none."""
+    inner: object = gateway
+    while hasattr(inner, "inner"):
+        inner = getattr(inner, "inner")  # noqa: B009 (an object of any wrapper class)
+    return inner if isinstance(inner, MessageLog) else None
+
+
 def _local_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex}"
 

@@ -30,6 +30,18 @@ from alerts.gateways.gateway import ErrorKind, GatewayError, OutgoingSms, SendRe
 log = logging.getLogger(__name__)
 
 MAX_VALIDITY_PERIOD = 36_000  # seconds; Twilio's ceiling for ValidityPeriod
+# A log look-up reads at most this many messages to one number (newest first).
+LOG_PAGE_SIZE = 100
+LOG_MAX_PAGES = 10
+# What a request to Twilio may raise; each is wrapped in a GatewayError.
+_FAILURES = (
+    TwilioRestException,
+    TwilioServiceException,
+    TimeoutError,
+    aiohttp.ClientError,
+    TwilioException,
+    ValueError,
+)
 
 # Headers of the last response seen by the running task: TwilioRestException drops them, and
 # Retry-After lives there. Each dispatcher slot is a task of its own, with its own value.
@@ -191,44 +203,104 @@ class TwilioGateway:
         """Create one Message resource; raise GatewayError for every kind of failure."""
         messages = self._client_for_this_loop().messages
         _last_headers.set(None)
-        # Errors are built inside the except clauses but raised outside them, so the SDK or
+        # Errors are built inside the except clause but raised outside it, so the SDK or
         # aiohttp exception (whose request carries the Authorization header) is neither the
         # __cause__ nor the __context__ of what escapes.
-        error: GatewayError
+        error: GatewayError | None = None
         try:
             created = await messages.create_async(**self._params(message))
-        except TwilioRestException as exc:
-            error = self._rest_error(message, exc.status, exc.code, exc.msg)
-        except TwilioServiceException as exc:
-            error = self._rest_error(message, exc.status, exc.code, exc.detail or exc.title)
-        except TimeoutError:  # aiohttp's own timeout errors derive from it too
-            error = GatewayError(
+        except _FAILURES as exc:
+            error = self._wrap(exc, message)
+        if error is not None:
+            raise error
+        return self._receipt(message, created)
+
+    async def find_sent(
+        self, to: str, body: str, since: datetime, exclude: frozenset[str] = frozenset()
+    ) -> SendReceipt | None:
+        """Look in Twilio's message log for this text to `to`, created since `since`.
+
+        Lists the messages to that number from our sender, newest first, page by page until
+        one older than `since`. No `DateSent` filter: Twilio keeps a message it paces
+        `queued`, without a send date, sometimes for hours. Matched on the body, the
+        creation time, the direction and our sender (number or Messaging Service).
+        """
+        messages = self._client_for_this_loop().messages
+        probe = OutgoingSms(to, body, reference="log look-up")
+        _last_headers.set(None)
+        error: GatewayError | None = None
+        found: SendReceipt | None = None
+        try:
+            found = await self._search(messages, to, body, since, exclude)
+        except _FAILURES as exc:
+            error = self._wrap(exc, probe)
+        if error is not None:
+            raise error
+        return found
+
+    async def _search(
+        self, messages: Any, to: str, body: str, since: datetime, exclude: frozenset[str]
+    ) -> SendReceipt | None:
+        since = since if since.tzinfo else since.replace(tzinfo=UTC)
+        filters: dict[str, Any] = {"to": to, "page_size": LOG_PAGE_SIZE}
+        if self._from_number:
+            filters["from_"] = self._from_number
+        page = await messages.page_async(**filters)
+        for _ in range(LOG_MAX_PAGES):
+            for record in page:
+                created = record.date_created
+                if created is not None and created < since:
+                    return None  # newest first: everything after this is older still
+                if record.sid not in exclude and self._ours(record, body):
+                    return self._receipt(OutgoingSms(to, body), record)
+            page = await page.next_page_async()
+            if page is None:
+                return None
+        raise GatewayError(
+            f"Twilio's log holds more than {LOG_MAX_PAGES * LOG_PAGE_SIZE} messages to "
+            f"{mask_phone(to)} since {since:%Y-%m-%d %H:%M} UTC: not searched further",
+            kind=ErrorKind.OTHER,
+            code="log-too-long",
+        )
+
+    def _ours(self, record: Any, body: str) -> bool:
+        """A message we sent with this body: outbound, from our number or service."""
+        if record.body != body or not str(record.direction or "").startswith("outbound"):
+            return False
+        if self._messaging_service_sid:
+            return bool(record.messaging_service_sid == self._messaging_service_sid)
+        return bool(record.from_ == self._from_number)
+
+    def _wrap(self, exc: BaseException, message: OutgoingSms) -> GatewayError:
+        """The GatewayError a failure of the SDK or of the connection stands for."""
+        if isinstance(exc, TwilioRestException):
+            return self._rest_error(message, exc.status, exc.code, exc.msg)
+        if isinstance(exc, TwilioServiceException):
+            return self._rest_error(message, exc.status, exc.code, exc.detail or exc.title)
+        if isinstance(exc, TimeoutError):  # aiohttp's own timeout errors derive from it too
+            return GatewayError(
                 f"Twilio did not answer within {self._timeout:g} s{_ref(message)}",
                 kind=ErrorKind.RETRYABLE,
                 code="timeout",
             )
-        except aiohttp.ClientConnectionError as exc:
-            error = GatewayError(
+        if isinstance(exc, aiohttp.ClientConnectionError):
+            return GatewayError(
                 f"could not reach Twilio ({_reason(exc)}){_ref(message)}",
                 kind=ErrorKind.RETRYABLE,
                 code="connection",
             )
-        except aiohttp.ClientError as exc:
+        if isinstance(exc, aiohttp.ClientError):
             # A garbled or truncated answer: the message may or may not have been accepted.
-            error = GatewayError(
+            return GatewayError(
                 f"broken answer from Twilio ({type(exc).__name__}){_ref(message)}",
                 kind=ErrorKind.RETRYABLE,
                 code="connection",
             )
-        except (TwilioException, ValueError) as exc:
-            # ValueError covers a 2xx whose body is not JSON.
-            error = GatewayError(
-                f"unexpected answer from Twilio ({type(exc).__name__}){_ref(message)}",
-                kind=ErrorKind.OTHER,
-            )
-        else:
-            return self._receipt(message, created)
-        raise error
+        # TwilioException, or a ValueError for a 2xx whose body is not JSON.
+        return GatewayError(
+            f"unexpected answer from Twilio ({type(exc).__name__}){_ref(message)}",
+            kind=ErrorKind.OTHER,
+        )
 
     def _receipt(self, message: OutgoingSms, created: Any) -> SendReceipt:
         if not created.sid:

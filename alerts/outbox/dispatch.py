@@ -1,15 +1,19 @@
 """The outbox worker: claim deliveries, send them concurrently under the rate, record them.
 
-Slots: `concurrency` tasks on one event loop (the sender thread) each send one message at a
-time through the gateway, so the provider never has more than `concurrency` of our requests
-in flight. A slot hands the outcome of its last send to the journal thread and asks for its
-next delivery in the same breath; the journal commits everything waiting in one transaction
-(group commit): the outcomes, and a claim of exactly as many rows as slots asked for, marked
-`sending`. The calling thread renews leases, recovers rows of dead workers and reports
-progress.
+Slots: tasks on one event loop (the sender thread), each sending one message at a time
+through the gateway. How many run follows the in-flight window (`window.py`): about the rate
+times the latency observed, within `dispatch.max_in_flight`, halved when the provider
+throttles. The token bucket holds the rate; the window only makes sure enough requests are
+in flight to reach it. A slot hands the outcome of its last send to the journal thread and
+asks for its next delivery in the same breath; the journal commits everything waiting in one
+transaction (group commit): the outcomes, and a claim of exactly as many rows as slots asked
+for, marked `sending`. The calling thread renews leases and reports progress.
 
-So a row is `sending` only while its slot holds it, at most one per slot: a crash leaves at
-most `concurrency` uncertain rows, the duplicate window, and recovery counts them exactly.
+So a row is `sending` only while its slot holds it, at most one per slot. After a crash the
+rows found `sending` with an expired lease are uncertain: with a provider that keeps a log
+(Twilio) the reconciler (`reconcile.py`) looks each one up there before anything is sent
+again; with the console and file gateways they are resent or marked unknown
+(`dispatch.on_expired_lease`).
 """
 
 from __future__ import annotations
@@ -25,28 +29,33 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 from sqlalchemy.exc import DBAPIError
 
 from alerts.config import DispatchSettings
 from alerts.core.phones import mask_phone
 from alerts.errors import AlertsError
-from alerts.gateways.gateway import ErrorKind, GatewayError, OutgoingSms
-from alerts.outbox.outbox import Outbox
-from alerts.outbox.send_outcomes import Job, SendOutcome, Tally, is_systemic
+from alerts.gateways.gateway import ErrorKind, GatewayError, OutgoingSms, message_log
+from alerts.outbox.outbox import Outbox, retrying
+from alerts.outbox.reconcile import Reconciler
+from alerts.outbox.send_outcomes import MAYBE_SENT, Job, SendOutcome, Tally, is_systemic
 from alerts.outbox.send_rate import SharedTokenBucket, TokenBucket, shared_bucket
+from alerts.outbox.window import InFlightWindow
 from alerts.sending.delivery_status import apply_pending_status_events
 from alerts.wiring import Services
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 # A wait for tokens longer than this first records the outcome a slot holds, so progress
 # and status stay current on slow numbers.
 _FLUSH_BEFORE_WAIT = 0.05
 _THROTTLE_PAUSE = 1.0  # seconds every slot pauses after a 429 without Retry-After
 _STOP_CHECK = 0.05  # how often a waiting slot looks whether the dispatcher was stopped
+_SUPERVISE = 0.05  # how often the slots are matched to the window
+_RECONCILE_BATCH = 500  # uncertain deliveries taken per reconciliation sweep, at most
+# The provider refuses for going too fast: the window shrinks (Twilio's 20429 is HTTP 429,
+# 30001 its sender queue overflow, 63018 a channel's rate limit).
+_THROTTLED = frozenset({"20429", "30001", "63018", "http-429"})
 
 
 class DispatchFailed(AlertsError):
@@ -62,6 +71,9 @@ class DispatchReport:
     skipped: int = 0
     retried: int = 0
     uncertain: int = 0  # rows found `sending` after their worker died: maybe sent twice
+    looked_up: int = 0  # uncertain rows looked up in the provider's log
+    reconciled: int = 0  # of those, found there: recorded as sent, not sent again
+    unknown: int = 0  # of those, the look-ups kept failing: marked unknown
     remaining: int = 0
     stopped: str | None = None
 
@@ -83,18 +95,6 @@ def run_worker(
 ) -> DispatchReport:
     """Send queued deliveries (of one alert, if given) until stopped, or until none is left."""
     return Dispatcher(services, alert_id=alert_id, progress=progress, stop=stop).run(until_idle)
-
-
-def _retrying(operation: Callable[[], T]) -> T:
-    """Run a short transaction again after a lock timeout, deadlock or dropped connection."""
-    for attempt in range(5):
-        try:
-            return operation()
-        except DBAPIError:
-            if attempt == 4:
-                raise
-            time.sleep(0.05 * 2**attempt)
-    raise AssertionError("unreachable")
 
 
 @dataclass
@@ -244,13 +244,22 @@ class Dispatcher:
         self.report = DispatchReport()
         self._lock = threading.Lock()
         self._in_flight: set[int] = set()  # rows `sending` in this worker, for lease renewal
+        self._running: set[int] = set()  # the slots alive, by number
         self._idle: set[int] = set()  # slots whose last claim found nothing due
+        self.window = InFlightWindow(self.settings.rate_per_second, self.settings.max_in_flight)
+        provider_log = message_log(services.gateway)
+        self.reconciler = (
+            None
+            if provider_log is None
+            else Reconciler(services, self.owner, provider_log, _RECONCILE_BATCH)
+        )
         self._journal = _Journal(self.outbox, self.settings, self._count)
         self._told_at = 0.0
 
     def run(self, until_idle: bool = False) -> DispatchReport:
         """Dispatch until `stop` is set, or (until_idle) until nothing is queued or sending."""
-        self.report.uncertain += _retrying(self.outbox.recover_expired)
+        if self.reconciler is None:
+            self.report.uncertain += retrying(self.outbox.recover_expired)
         self._journal.start()
         sender = threading.Thread(target=self._sender, name="outbox-sender", daemon=True)
         sender.start()
@@ -264,8 +273,8 @@ class Dispatcher:
             raise DispatchFailed(
                 f"dispatch stopped: cannot write to the database ({self._journal.error})"
             )
-        _retrying(self.outbox.finish_alerts)
-        self.report.remaining = _retrying(self.outbox.backlog)[0]
+        retrying(self.outbox.finish_alerts)
+        self.report.remaining = retrying(self.outbox.backlog)[0]
         self._tell(force=True)
         return self.report
 
@@ -281,18 +290,19 @@ class Dispatcher:
                 self._journal.renew(held)
                 last_renew = now
             if now - last_sweep >= poll:
-                self.report.uncertain += _retrying(self.outbox.recover_expired)
-                _retrying(self.outbox.finish_alerts)
-                _retrying(lambda: apply_pending_status_events(self.services))
+                if self.reconciler is None:
+                    self.report.uncertain += retrying(self.outbox.recover_expired)
+                retrying(self.outbox.finish_alerts)
+                retrying(lambda: apply_pending_status_events(self.services))
                 if self.progress is not None:
-                    self.report.remaining = _retrying(self.outbox.backlog)[0]
+                    self.report.remaining = retrying(self.outbox.backlog)[0]
                 last_sweep = now
             self._tell()
             with self._lock:
-                idle = len(self._idle) == self.settings.concurrency
+                idle = self._running <= self._idle
             if until_idle and idle and now - last_idle_check >= min(poll, 0.25):
                 last_idle_check = now
-                if _retrying(self.outbox.backlog)[0] == 0:
+                if retrying(self.outbox.backlog)[0] == 0:
                     return
             self.halt.wait(min(poll, 0.05))
 
@@ -324,16 +334,44 @@ class Dispatcher:
             self.report.stopped = f"internal error: {type(exc).__name__}"
         finally:
             self.halt.set()
-            with self._lock:
-                self._idle.update(range(self.settings.concurrency))
 
     async def _run_slots(self) -> None:
+        """Keep as many slots alive as the window allows; reconcile beside them."""
+        slots: dict[int, asyncio.Task[None]] = {}
+        reconciling = None if self.reconciler is None else asyncio.create_task(self._reconcile())
         try:
-            await asyncio.gather(*(self._slot(n) for n in range(self.settings.concurrency)))
+            while not self._stopping():
+                for number in [n for n, task in slots.items() if task.done()]:
+                    del slots[number]  # beyond a smaller window, it left
+                for number in range(self.window.limit):
+                    if number not in slots:
+                        slots[number] = asyncio.create_task(self._slot(number))
+                await asyncio.sleep(_SUPERVISE)
+            await asyncio.gather(*slots.values(), *([reconciling] if reconciling else []))
         finally:
             await self.services.gateway.aclose()
 
+    async def _reconcile(self) -> None:
+        """Look up the uncertain deliveries in the provider's log, sweep after sweep."""
+        assert self.reconciler is not None
+        while not self._stopping():
+            try:
+                done = await self.reconciler.sweep()
+            except DBAPIError:
+                log.exception("cannot reconcile uncertain deliveries now")
+                done = None
+            if done is not None:
+                with self._lock:
+                    self.report.looked_up += done.looked_up
+                    self.report.reconciled += done.found
+                    self.report.unknown += done.unknown
+                if done.looked_up >= self.reconciler.batch:
+                    continue  # more are waiting
+            await self._pause(self.settings.poll_seconds)
+
     async def _slot(self, number: int) -> None:
+        with self._lock:
+            self._running.add(number)
         try:
             await self._slot_loop(number)
         except DispatchFailed:
@@ -342,6 +380,10 @@ class Dispatcher:
             log.exception("dispatch slot %s failed", number)
             self.report.stopped = f"internal error: {type(exc).__name__}"
             self.halt.set()
+        finally:
+            with self._lock:
+                self._running.discard(number)
+                self._idle.discard(number)
 
     async def _pause(self, seconds: float) -> bool:
         """Wait up to `seconds`; True as soon as the dispatcher is told to stop."""
@@ -358,7 +400,7 @@ class Dispatcher:
         prepaid = 0.0  # tokens taken for the next job before claiming it
         expected = 1.0  # what a job costs, as the last one did (segments of one alert match)
         try:
-            while not self._stopping():
+            while not self._stopping() and number < self.window.limit:
                 if not prepaid:
                     # Wait for the rate before claiming, so a claimed row goes out at once:
                     # its opt-out check is fresh and it is `sending` only briefly.
@@ -409,9 +451,16 @@ class Dispatcher:
 
     async def _send(self, job: Job) -> SendOutcome:
         message = OutgoingSms(job.phone, job.body, reference=f"d{job.delivery_id}")
+        started = time.monotonic()
         try:
-            return SendOutcome(job, receipt=await self.services.gateway.send(message))
+            receipt = await self.services.gateway.send(message)
+            self.window.observe(time.monotonic() - started)
+            return SendOutcome(job, receipt=receipt)
         except GatewayError as exc:
+            if (exc.code or "") not in MAYBE_SENT:  # an answer came: it took this long
+                self.window.observe(time.monotonic() - started)
+            if (exc.code or "") in _THROTTLED or exc.http_status == 429:
+                self.window.throttled()
             if exc.kind is ErrorKind.RETRYABLE and (exc.retry_after or exc.http_status == 429):
                 # The provider throttles the sender, not this number: every slot pauses.
                 self.bucket.penalize(exc.retry_after or _THROTTLE_PAUSE)

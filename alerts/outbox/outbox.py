@@ -10,9 +10,10 @@ exactly the rows found `sending` with an expired lease are uncertain.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
@@ -26,8 +27,10 @@ from sqlalchemy import (
     true,
     update,
 )
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col
 
+from alerts.gateways.gateway import message_log
 from alerts.outbox.send_outcomes import Job, SendOutcome, Tally, record_outcomes
 from alerts.storage.models import (
     ACTIVE,
@@ -41,6 +44,19 @@ from alerts.storage.models import (
 from alerts.wiring import Services
 
 _TABLE = table_of(Delivery)
+T = TypeVar("T")
+
+
+def retrying(operation: Callable[[], T]) -> T:
+    """Run a short transaction again after a lock timeout, deadlock or dropped connection."""
+    for attempt in range(5):
+        try:
+            return operation()
+        except DBAPIError:
+            if attempt == 4:
+                raise
+            time.sleep(0.05 * 2**attempt)
+    raise AssertionError("unreachable")
 
 
 class Outbox:
@@ -53,6 +69,8 @@ class Outbox:
         self._settings = services.settings.dispatch
         self._bodies: dict[int, tuple[dict[str, str], dict[str, int]]] = {}
         self._claim = _claim_statement(alert_id)
+        # A provider log is searched before a delivery whose answer was lost goes out again.
+        self.reconciles = message_log(services.gateway) is not None
 
     def _scope(self) -> list[Any]:
         return [] if self.alert_id is None else [Delivery.alert_id == self.alert_id]
@@ -76,6 +94,7 @@ class Outbox:
                     settings=self.services.settings,
                     now=now,
                     tally=tally,
+                    reconciles=self.reconciles,
                 )
             if want:
                 jobs = self._claim_jobs(session, want, now, tally)
@@ -178,7 +197,10 @@ class Outbox:
         )
 
     def recover_expired(self) -> int:
-        """Rows left `sending` by a worker that died: resend, or mark unknown; how many."""
+        """Rows left `sending` by a worker that died: resend, or mark unknown; how many.
+
+        For gateways whose provider keeps no log (console, file): the others reconcile.
+        """
         resend = self._settings.on_expired_lease == "resend"
         with self.services.session() as session:
             now = self.services.clock()
@@ -297,6 +319,8 @@ def _claim_statement(alert_id: int | None) -> Update:
             attempts=_TABLE.c.attempts + 1,
             lease_owner=bindparam("b_owner"),
             lease_until=bindparam("b_lease"),
+            claimed_at=bindparam("b_now"),
+            checks=0,
         )
         .returning(
             _TABLE.c.id,

@@ -25,6 +25,9 @@ from alerts.storage.models import Alert, Delivery, Subscriber, table_of
 _TABLE = table_of(Delivery)
 # Transport failures after which the provider may hold the message anyway.
 MAYBE_SENT = frozenset({"timeout", "connection"})
+# With a provider log, such a delivery is looked up this long after the failure (time for a
+# request still on its way to land) instead of being sent again blind.
+LOOK_UP_AFTER = timedelta(seconds=5)
 # Errors of the account or sender, not of one recipient: retrying every row would fail them
 # all, so the worker stops and leaves the queue as it was.
 _SYSTEMIC = frozenset({"20003", "21212", "21603", "21606", "21408", "http-401", "http-403"})
@@ -87,8 +90,13 @@ def record_outcomes(
     settings: Settings,
     now: datetime,
     tally: Tally,
+    reconciles: bool = False,
 ) -> None:
-    """Record what the gateway said about each job, and act on it."""
+    """Record what the gateway said about each job, and act on it.
+
+    `reconciles`: the gateway's provider keeps a log that is searched before a delivery
+    whose answer was lost is sent again.
+    """
     sent = [o for o in outcomes if o.error is None and o.receipt is not None]
     if sent:
         session.connection().execute(
@@ -111,18 +119,20 @@ def record_outcomes(
         session.connection().execute(_GIVE_BACK, {"b_ids": unsent, "b_owner": owner})
     failed = [o for o in outcomes if o.error is not None]
     if failed:
-        _record_failures(session, failed, owner, settings, now, tally)
+        _record_failures(session, failed, owner, settings, now, tally, reconciles)
 
 
 @dataclass(frozen=True)
 class FailureDecision:
     """What a failed send does to its delivery, and what else it calls for."""
 
-    state: str  # "queued" (tried again, or given back untouched) or "failed"
+    state: str  # "queued" (tried again, or given back untouched), "failed", or "sending"
     next_attempt_at: datetime
     attempts: int
     message: str
     retried: bool = False
+    # "sending" until then, when the provider's log is searched for it: maybe it was sent.
+    look_up_at: datetime | None = None
     # What the error says about more than this delivery: suppress the number, opt the
     # person out, or stop the whole alert.
     consequence: ErrorKind | None = None
@@ -135,9 +145,13 @@ def decide_failure(
     dispatch: DispatchSettings,
     now: datetime,
     rand: Callable[[], float] = random.random,
+    reconciles: bool = False,
 ) -> FailureDecision:
-    """Retry, give back or fail a delivery whose send failed after `attempts` attempts."""
+    """Retry, give back, fail or look up a delivery whose send failed after `attempts`."""
     message = str(error)[:_ERROR_TEXT]
+    if reconciles and (error.code or "") in MAYBE_SENT:
+        # The provider may hold it: look in its log before sending anything again.
+        return FailureDecision("sending", now, attempts, message, look_up_at=now + LOOK_UP_AFTER)
     if is_systemic(error):
         # Not this recipient's fault: back in the queue untouched.
         return FailureDecision("queued", now, max(0, attempts - 1), message)
@@ -167,6 +181,7 @@ def _record_failures(
     settings: Settings,
     now: datetime,
     tally: Tally,
+    reconciles: bool,
 ) -> None:
     ids = [o.job.delivery_id for o in outcomes]
     rows = {
@@ -184,7 +199,9 @@ def _record_failures(
         if error is None or row is None:
             continue
         _, attempts, created_at, subscriber = row
-        decision = decide_failure(error, attempts, created_at, settings.dispatch, now)
+        decision = decide_failure(
+            error, attempts, created_at, settings.dispatch, now, reconciles=reconciles
+        )
         _act_on(session, decision.consequence, outcome.job, subscriber, error, now)
         tally.retried += decision.retried
         tally.failed += decision.state == "failed"
@@ -196,9 +213,10 @@ def _record_failures(
                 "b_code": (error.code or "")[:16] or None,
                 "b_message": decision.message,
                 "b_finished": now if decision.state == "failed" else None,
-                "b_uncertain": (error.code or "") in MAYBE_SENT,
+                "b_uncertain": (error.code or "") in MAYBE_SENT and not reconciles,
                 "b_attempts": decision.attempts,
                 "b_owner": owner,
+                "b_lease": decision.look_up_at,
             }
         )
     if changes:
@@ -237,7 +255,7 @@ _RECORD_FAILURE = (
         uncertain=or_(_TABLE.c.uncertain, bindparam("b_uncertain", type_=Boolean)),
         attempts=bindparam("b_attempts"),
         lease_owner=None,
-        lease_until=None,
+        lease_until=bindparam("b_lease"),
     )
 )
 

@@ -253,6 +253,11 @@ class Delivery(SQLModel, table=True):
         default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
     )
     segments: int | None = None  # as billed by the provider
+    # When the last attempt was claimed: a look-up in the provider's log after a crash
+    # searches the messages created since then.
+    claimed_at: datetime | None = _when(nullable=True)
+    # Look-ups in the provider's log that failed for this delivery (reconciliation backoff).
+    checks: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
     # Sends again after an "undelivered" callback with a transient handset code.
     redeliveries: int = Field(
         default=0, sa_column=Column(Integer, nullable=False, server_default="0")

@@ -113,7 +113,7 @@ def test_permanent_errors_are_not_retried_and_are_acted_on(
 def test_a_refused_text_fails_the_whole_alert_with_a_clear_reason(
     settings: Settings, fake: FakeTwilio
 ) -> None:
-    services = twilio_services(settings, fake, **{"dispatch.concurrency": 1})
+    services = twilio_services(settings, fake, **{"dispatch.max_in_flight": 1})
     zone = import_demo_zones(services)["Saint-Éloi"]
     bulk_subscribers(services, range(10), zone)
     alert_id = _alert(services)
@@ -177,7 +177,7 @@ def test_an_opt_out_during_the_send_is_honoured(settings: Settings, fake: FakeTw
 
 
 def test_urgent_alerts_overtake_normal_ones(settings: Settings, fake: FakeTwilio) -> None:
-    services = twilio_services(settings, fake, **{"dispatch.concurrency": 1})
+    services = twilio_services(settings, fake, **{"dispatch.max_in_flight": 1})
     zone = import_demo_zones(services)["Saint-Éloi"]
     bulk_subscribers(services, range(5), zone)
     _alert(services, text="normal")
@@ -314,7 +314,7 @@ def test_idle_workers_do_not_burst_when_an_alert_arrives(
 ) -> None:
     rate = 2.0
     services = twilio_services(
-        settings, fake, **{"dispatch.rate_per_second": rate, "dispatch.concurrency": 8}
+        settings, fake, **{"dispatch.rate_per_second": rate, "dispatch.max_in_flight": 8}
     )
     bulk_subscribers(services, range(6), import_demo_zones(services)["Saint-Éloi"])
     stop = threading.Event()
@@ -353,7 +353,7 @@ def test_a_cancelled_alert_does_not_resend_what_failed_in_flight(
 ) -> None:
     from alerts.sending.sending import cancel_alert
 
-    services = twilio_services(settings, fake, **{"dispatch.concurrency": 4})
+    services = twilio_services(settings, fake, **{"dispatch.max_in_flight": 4})
     bulk_subscribers(services, range(4), import_demo_zones(services)["Saint-Éloi"])
     alert_id = _alert(services)
     fake.latency(1.5)  # long enough for the cancel to land while all four are in flight

@@ -33,7 +33,7 @@ def _environment(tmp_path: Path, database_url: str, fake: FakeTwilio) -> dict[st
     config = tmp_path / "alerts.toml"
     config.write_text(
         "[dispatch]\n"
-        f"concurrency = {CONCURRENCY}\n"
+        f"max_in_flight = {CONCURRENCY}\n"
         "lease_seconds = 5\n"
         "poll_seconds = 0.05\n"
         'rate_unit = "messages"\n'
@@ -64,7 +64,7 @@ def _dispatcher(env: dict[str, str]) -> subprocess.Popen[str]:
 
 def _town(database_url: str, fake: FakeTwilio, recipients: int) -> tuple[Services, int]:
     settings = Settings().with_overrides(**{"database.url": database_url})
-    services = twilio_services(settings, fake, **{"dispatch.concurrency": CONCURRENCY})
+    services = twilio_services(settings, fake, **{"dispatch.max_in_flight": CONCURRENCY})
     zone = import_demo_zones(services)["Saint-Éloi"]
     bulk_subscribers(services, range(recipients), zone)
     request = AlertRequest("info", TargetSpec(zones=("Saint-Éloi",)), MessageSpec(text="Avis"))

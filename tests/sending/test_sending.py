@@ -287,7 +287,7 @@ def test_urgent_alerts_go_first(city: Services) -> None:
     )
     urgent = send_alert(city, urgent_request)
     assert normal.alert_id < urgent.alert_id
-    tuned = build(city.settings.with_overrides(**{"dispatch.concurrency": 1}))
+    tuned = build(city.settings.with_overrides(**{"dispatch.max_in_flight": 1}))
     run_worker(tuned, until_idle=True)
     tuned.close()
     bodies = [m["body"] for m in _sent_messages(city)]

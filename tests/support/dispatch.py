@@ -43,7 +43,7 @@ def twilio_services(
         api_base_url=fake.base_url,
         status_callback=status_callback,
         timeout=timeout,
-        pool_size=tuned.dispatch.concurrency,
+        pool_size=tuned.dispatch.max_in_flight,
     )
     return build(tuned, gateway=gateway)
 
