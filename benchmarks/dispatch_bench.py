@@ -1,16 +1,22 @@
 """Dispatch: the outbox worker through the real Twilio SDK, beside a plain loop of the SDK.
 
-1. 10,000 recipients through `run_worker` (SQLite bookkeeping, TwilioGateway) to a local fake
-   Twilio, beside a plain loop of `client.messages.create` (official SDK, same fake).
-   Target: ratio >= 1.0 (concurrency must hide the bookkeeping).
-2. The same with 50 ms of latency per request; the plain loop is timed on fewer messages and
+1. Keeping up with the carrier, default settings: configured rate 10, 100, 300, 500 per
+   second x fake latency 50, 250, 1,000 ms. Achieved rate (requests as the fake received
+   them, first to last) as a share of the configured one (target >= 95% in every cell), and
+   the whole `run_worker --until-idle` time against N / rate.
+2. 10,000 recipients at an unlimited rate to a fake without latency, beside a plain loop of
+   `client.messages.create` (official SDK, same fake). Target: ratio >= 1.0.
+3. The same with 50 ms of latency per request; the plain loop is timed on fewer messages and
    compared as a rate. Target: >= 10x the plain loop.
-3. Outbox creation for 1,000,000 subscribers on SQLite (one INSERT ... SELECT), in a child
+4. Memory: a 100,000-recipient alert dispatched at 500/s (50 ms latency) by a worker in a
+   child process whose peak RSS is measured. Target: <= 300 MB.
+5. Outbox creation for 1,000,000 subscribers on SQLite (one INSERT ... SELECT), in a child
    process whose peak RSS is measured. Targets: >= 100,000 rows/s, peak memory <= 300 MB.
 
 The fake runs in its own process, so its CPU is not taken from the process being measured.
 Figures are medians of repeats. Run from the repository root:
-`python benchmarks/dispatch_bench.py [--recipients N] [--repeats R] [--concurrency C]`.
+`python benchmarks/dispatch_bench.py [--recipients N] [--repeats R] [--seconds S]`
+(`--only rates|ratios|memory|outbox` runs one part).
 """
 
 from __future__ import annotations
@@ -48,7 +54,7 @@ BODY = "Déneigement dans votre quartier dès 19 h. Stationnement interdit dans 
 
 
 class Fake:
-    """A FakeTwilio in a child process, told its latency over a pipe."""
+    """A FakeTwilio in a child process, driven over a pipe (latency, request times)."""
 
     def __init__(self) -> None:
         self.process = subprocess.Popen(
@@ -60,11 +66,18 @@ class Fake:
         assert self.process.stdout is not None
         self.url = self.process.stdout.readline().strip()
 
-    def latency(self, seconds: float) -> None:
+    def _ask(self, line: str) -> str:
         assert self.process.stdin is not None and self.process.stdout is not None
-        self.process.stdin.write(f"{seconds}\n")
+        self.process.stdin.write(line + "\n")
         self.process.stdin.flush()
-        self.process.stdout.readline()
+        return self.process.stdout.readline()
+
+    def latency(self, seconds: float) -> None:
+        self._ask(f"latency {seconds}")
+
+    def arrivals(self) -> list[float]:
+        """When each create request arrived since the last call (and forget them)."""
+        return [float(at) for at in json.loads(self._ask("arrivals"))]
 
     def close(self) -> None:
         assert self.process.stdin is not None
@@ -73,14 +86,22 @@ class Fake:
 
 
 def serve_fake() -> None:
-    """Child mode: serve a FakeTwilio until stdin closes; each line sets the latency."""
+    """Child mode: serve a FakeTwilio until stdin closes, answering the parent's commands."""
     from tests.support.fake_twilio import FakeTwilio
 
     with FakeTwilio(ACCOUNT, TOKEN) as fake:
         print(fake.base_url, flush=True)
+        seen = 0
         for line in sys.stdin:
-            fake.latency(float(line))
-            print("ok", flush=True)
+            command, _, argument = line.strip().partition(" ")
+            if command == "latency":
+                fake.latency(float(argument))
+                print("ok", flush=True)
+            elif command == "arrivals":
+                requests = fake.requests
+                times = [r.at for r in requests[seen:] if r.method == "POST"]
+                seen = len(requests)
+                print(json.dumps(times), flush=True)
 
 
 def plain_loop_rate(url: str, messages: int) -> float:
@@ -95,32 +116,84 @@ def plain_loop_rate(url: str, messages: int) -> float:
     return messages / (time.perf_counter() - started)
 
 
-def dispatcher_rate(url: str, recipients: int, concurrency: int) -> float:
-    """Messages per second of run_worker sending one alert to `recipients` subscribers."""
-    folder = Path(tempfile.mkdtemp(prefix="dispatch-bench-"))
-    settings = Settings().with_overrides(
-        **{
-            "database.url": f"sqlite:///{folder / 'bench.db'}",
-            "dispatch.rate_per_second": 1_000_000,
-            "dispatch.rate_unit": "messages",
-            "dispatch.concurrency": concurrency,
-        }
-    )
-    gateway = TwilioGateway(
-        ACCOUNT, TOKEN, from_number=SENDER, api_base_url=url, pool_size=concurrency
-    )
-    services = build(settings, gateway=gateway)
+def town(folder: Path, recipients: int, **overrides: object) -> tuple[Settings, Path]:
+    """A database with one queued alert to `recipients` subscribers; its settings."""
+    path = folder / "bench.db"
+    settings = Settings().with_overrides(**{"database.url": f"sqlite:///{path}", **overrides})
+    services = build(settings)
     zone = import_demo_zones(services)["Saint-Éloi"]
     bulk_subscribers(services, range(recipients), zone)
     request = AlertRequest("info", TargetSpec(zones=("Saint-Éloi",)), MessageSpec(text=BODY))
     send_alert(services, request)
+    services.close()
+    return settings, path
+
+
+def dispatch(settings: Settings, url: str) -> tuple[float, int]:
+    """Run one worker until idle through the Twilio SDK; its seconds and messages sent."""
+    gateway = TwilioGateway(
+        ACCOUNT,
+        TOKEN,
+        from_number=SENDER,
+        api_base_url=url,
+        pool_size=settings.dispatch.max_in_flight,
+    )
+    services = build(settings, gateway=gateway)
     started = time.perf_counter()
     report = run_worker(services, until_idle=True)
     elapsed = time.perf_counter() - started
     services.close()
+    return elapsed, report.sent
+
+
+def dispatcher_rate(url: str, recipients: int) -> float:
+    """Messages per second of run_worker sending one alert at an unlimited rate."""
+    folder = Path(tempfile.mkdtemp(prefix="dispatch-bench-"))
+    settings, _ = town(
+        folder,
+        recipients,
+        **{"dispatch.rate_per_second": 1_000_000, "dispatch.rate_unit": "messages"},
+    )
+    elapsed, sent = dispatch(settings, url)
     shutil.rmtree(folder)
-    assert report.sent == recipients, report
+    assert sent == recipients, sent
     return recipients / elapsed
+
+
+def rate_cell(fake: Fake, rate: float, latency: float, seconds: float) -> tuple[float, float, int]:
+    """At this configured rate and latency, default settings otherwise: the achieved rate
+    (first to last request at the fake), the command's time, and the recipients."""
+    recipients = max(50, round(rate * seconds))
+    folder = Path(tempfile.mkdtemp(prefix="dispatch-rate-"))
+    settings, _ = town(folder, recipients, **{"dispatch.rate_per_second": rate})
+    fake.latency(latency)
+    fake.arrivals()  # forget earlier requests
+    elapsed, sent = dispatch(settings, fake.url)
+    arrivals = sorted(fake.arrivals())
+    shutil.rmtree(folder)
+    assert sent == recipients == len(arrivals), (sent, recipients, len(arrivals))
+    achieved = (len(arrivals) - 1) / (arrivals[-1] - arrivals[0])
+    return achieved, elapsed, recipients
+
+
+def rate_table(fake: Fake, args: argparse.Namespace) -> None:
+    print(
+        "Achieved rate / configured rate, default settings (SQLite, one worker); "
+        f"about {args.seconds:g} s of sending per cell, median of {args.repeats}:"
+    )
+    latencies = (0.05, 0.25, 1.0)
+    header = "".join(f"{f'{latency * 1000:.0f} ms':>24}" for latency in latencies)
+    print(f"{'rate':>8}{header}")
+    for rate in (10, 100, 300, 500):
+        cells = []
+        for latency in latencies:
+            runs = [rate_cell(fake, rate, latency, args.seconds) for _ in range(args.repeats)]
+            achieved = statistics.median(run[0] for run in runs)
+            elapsed = statistics.median(run[1] for run in runs)
+            ideal = runs[0][2] / rate
+            cells.append(f"{achieved / rate:6.1%} {elapsed:5.1f}/{ideal:4.1f} s")
+        print(f"{rate:>6}/s" + "".join(f"{cell:>24}" for cell in cells), flush=True)
+    print("(each cell: achieved share of the rate, target >= 95%; command time / N / rate)")
 
 
 def median_of(repeats: int, measure: Callable[[], float]) -> float:
@@ -130,15 +203,46 @@ def median_of(repeats: int, measure: Callable[[], float]) -> float:
 def compare(fake: Fake, args: argparse.Namespace, latency: float, plain_messages: int) -> None:
     fake.latency(latency)
     plain = median_of(args.repeats, lambda: plain_loop_rate(fake.url, plain_messages))
-    ours = median_of(
-        args.repeats, lambda: dispatcher_rate(fake.url, args.recipients, args.concurrency)
-    )
+    ours = median_of(args.repeats, lambda: dispatcher_rate(fake.url, args.recipients))
     target = 1.0 if latency == 0 else 10.0
     print(
         f"latency {latency * 1000:.0f} ms: dispatcher {ours:,.0f} msg/s "
-        f"({args.recipients:,} recipients, concurrency {args.concurrency}, SQLite), "
+        f"({args.recipients:,} recipients, default max_in_flight, SQLite), "
         f"plain SDK loop {plain:,.0f} msg/s ({plain_messages} messages); "
         f"ratio {ours / plain:.2f} (target >= {target:g})",
+        flush=True,
+    )
+
+
+# -- memory of a large alert ---------------------------------------------------------------
+
+
+def memory_child(path: str, url: str) -> None:
+    """Child mode: dispatch the alert in this database at 500/s; print sent, s, peak RSS."""
+    settings = Settings().with_overrides(
+        **{"database.url": f"sqlite:///{path}", "dispatch.rate_per_second": 500}
+    )
+    elapsed, sent = dispatch(settings, url)
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"sent": sent, "seconds": elapsed, "peak_mb": peak_kb / 1024}))
+
+
+def memory_of_a_large_alert(fake: Fake, recipients: int) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="dispatch-memory-"))
+    _, path = town(folder, recipients)
+    fake.latency(0.05)
+    out = subprocess.run(
+        [sys.executable, __file__, "--memory-child", str(path), fake.url],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    shutil.rmtree(folder)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    print(
+        f"memory: {result['sent']:,} recipients dispatched at 500/s (50 ms latency) in "
+        f"{result['seconds']:.0f} s (N / rate = {recipients / 500:.0f} s), worker peak RSS "
+        f"{result['peak_mb']:.0f} MB (target <= 300)",
         flush=True,
     )
 
@@ -216,10 +320,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipients", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=15.0, help="of sending per rate cell")
+    parser.add_argument("--memory-recipients", type=int, default=100_000)
     parser.add_argument("--subscribers", type=int, default=1_000_000)
+    parser.add_argument("--only", choices=("rates", "ratios", "memory", "outbox"))
     parser.add_argument("--serve-fake", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--outbox-child", help=argparse.SUPPRESS)
+    parser.add_argument("--memory-child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_fake:
         serve_fake()
@@ -227,13 +334,22 @@ def main() -> None:
     if args.outbox_child:
         outbox_child(args.outbox_child)
         return
+    if args.memory_child:
+        memory_child(*args.memory_child)
+        return
     fake = Fake()
     try:
-        compare(fake, args, 0.0, plain_messages=2_000)
-        compare(fake, args, 0.05, plain_messages=100)
+        if args.only in (None, "rates"):
+            rate_table(fake, args)
+        if args.only in (None, "ratios"):
+            compare(fake, args, 0.0, plain_messages=2_000)
+            compare(fake, args, 0.05, plain_messages=100)
+        if args.only in (None, "memory"):
+            memory_of_a_large_alert(fake, args.memory_recipients)
     finally:
         fake.close()
-    outbox_creation(args.subscribers, args.repeats)
+    if args.only in (None, "outbox"):
+        outbox_creation(args.subscribers, args.repeats)
 
 
 if __name__ == "__main__":

@@ -220,6 +220,11 @@ def _report_line(report: DispatchReport) -> str:
         f"sent {report.sent}, failed {report.failed}, skipped {report.skipped}, "
         f"retries {report.retried}, uncertain {report.uncertain}, left {report.remaining}"
     )
+    if report.looked_up:
+        line += (
+            f"; looked up {report.looked_up} lost answer(s) in the provider's log: "
+            f"{report.reconciled} already sent, {report.unknown} unknown"
+        )
     return line + (f"; stopped: {report.stopped}" if report.stopped else "")
 
 
@@ -243,8 +248,20 @@ def status(ctx: typer.Context, alert_id: int, as_json: bool = JSON_OPTION) -> No
     if shown["errors"]:
         errors = ", ".join(f"{code} x{count}" for code, count in shown["errors"].items())
         console.print(f"  errors: {errors}")
+    rate = shown["rate"]
+    if shown["state"] == "sending" or rate["recent_messages_per_second"]:
+        unit = "seg" if rate["unit"] == "segments" else "msg"
+        console.print(
+            f"  sending at {rate['recent_messages_per_second']:.1f} msg/s "
+            f"({rate['recent_segments_per_second']:.1f} seg/s) over the last 10 s; "
+            f"configured {rate['configured']:g} {unit}/s"
+        )
+    elif rate["average_messages_per_second"]:
+        console.print(f"  sent at {rate['average_messages_per_second']:.1f} msg/s on average")
     if shown["uncertain"]:
         console.print(f"  {shown['uncertain']} sent again after a lost answer (maybe twice)")
+    for reason, count in shown["unknown_reasons"].items():
+        console.print(f"  {count} unknown: {reason}", markup=False)
 
 
 def cancel(

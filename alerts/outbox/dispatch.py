@@ -245,6 +245,7 @@ class Dispatcher:
         self._lock = threading.Lock()
         self._in_flight: set[int] = set()  # rows `sending` in this worker, for lease renewal
         self._running: set[int] = set()  # the slots alive, by number
+        self._sending_since: dict[int, float] = {}  # job id -> when its request left
         self._idle: set[int] = set()  # slots whose last claim found nothing due
         self.window = InFlightWindow(self.settings.rate_per_second, self.settings.max_in_flight)
         provider_log = message_log(services.gateway)
@@ -343,6 +344,8 @@ class Dispatcher:
             while not self._stopping():
                 for number in [n for n, task in slots.items() if task.done()]:
                     del slots[number]  # beyond a smaller window, it left
+                now = time.monotonic()
+                self.window.in_flight([now - at for at in self._sending_since.values()])
                 for number in range(self.window.limit):
                     if number not in slots:
                         slots[number] = asyncio.create_task(self._slot(number))
@@ -451,7 +454,7 @@ class Dispatcher:
 
     async def _send(self, job: Job) -> SendOutcome:
         message = OutgoingSms(job.phone, job.body, reference=f"d{job.delivery_id}")
-        started = time.monotonic()
+        started = self._sending_since[job.delivery_id] = time.monotonic()
         try:
             receipt = await self.services.gateway.send(message)
             self.window.observe(time.monotonic() - started)
@@ -475,3 +478,5 @@ class Dispatcher:
                 f"gateway error: {type(exc).__name__}", kind=ErrorKind.OTHER, code="internal"
             )
             return SendOutcome(job, error=error)
+        finally:
+            del self._sending_since[job.delivery_id]

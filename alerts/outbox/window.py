@@ -3,8 +3,12 @@
 By Little's law a sender that must reach `rate` messages a second while each request takes
 `latency` seconds needs about rate x latency requests in flight. The window aims a little
 above that (headroom for jitter in the latency, plus a few spare slots), follows the latency
-it observes (an exponentially weighted moving average), and never exceeds the configured
-ceiling. The token bucket, not the window, holds the rate: extra slots only wait for tokens.
+it observes (the mean of the first answers, then an exponentially weighted moving average),
+and never exceeds the configured ceiling. Before the first answers come back, the requests
+still in flight are evidence too: with sends spread evenly, the median age of those in
+flight is half the latency, so twice it is a floor for the estimate, and the window opens
+as fast as the latency reveals itself instead of waiting for it. The token bucket, not the
+window, holds the rate: extra slots only wait for tokens.
 
 When the provider throttles (HTTP 429, Twilio's queue overflow), the window is halved at
 once (at most once per observed latency, since every request in flight may come back
@@ -15,6 +19,7 @@ additive increase of TCP's congestion control.
 from __future__ import annotations
 
 import math
+import statistics
 import threading
 import time
 from collections.abc import Callable
@@ -41,6 +46,7 @@ class InFlightWindow:
         self.rate = rate
         self.ceiling = ceiling
         self._latency = initial_latency
+        self._answers = 0
         self._cap = math.inf  # lowered by throttling, raised back by successes
         self._cut_at = -math.inf
         self._clock = clock
@@ -68,11 +74,25 @@ class InFlightWindow:
     def observe(self, seconds: float) -> None:
         """A request was answered after `seconds`: follow the latency, grow back if cut."""
         with self._lock:
-            self._latency += SMOOTHING * (max(0.0, seconds) - self._latency)
+            self._answers += 1
+            # The first answers are averaged (the initial guess is forgotten at once), later
+            # ones weigh SMOOTHING each.
+            weight = max(SMOOTHING, 1 / self._answers)
+            self._latency += weight * (max(0.0, seconds) - self._latency)
             if self._cap != math.inf:
                 self._cap += 1 / max(1.0, self._cap)
                 if self._cap >= self.target:
                     self._cap = math.inf  # recovered: the target alone decides again
+
+    def in_flight(self, ages: list[float]) -> None:
+        """The requests in flight have waited this long: the latency is at least twice
+        their median (robust to one hung request)."""
+        if not ages:
+            return
+        floor = 2 * statistics.median(ages)
+        with self._lock:
+            if floor > self._latency:
+                self._latency = floor
 
     def throttled(self) -> None:
         """The provider refused a request for going too fast: halve the window."""

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlmodel import col
+from sqlmodel import Session, col
 
 from alerts.core.local_time import format_local
 from alerts.sending.sending import NO_ZONE, AlertNotFound, count_by_state
@@ -52,6 +53,14 @@ def alert_status(services: Services, alert_id: int) -> dict[str, Any]:
         uncertain = session.execute(
             select(func.count()).where(col(Delivery.alert_id) == alert_id, col(Delivery.uncertain))
         ).scalar_one()
+        unknown_rows = session.execute(
+            select(col(Delivery.error_message), func.count())
+            .where(col(Delivery.alert_id) == alert_id, col(Delivery.state) == "unknown")
+            .group_by(col(Delivery.error_message))
+            .order_by(func.count().desc())
+            .limit(3)
+        ).all()
+        rate = _achieved_rate(session, alert_id, services.clock())
     by_zone: dict[str, dict[str, int]] = {}
     for name, state, count in sorted(zone_rows, key=lambda row: (row[0] or "", row[1])):
         by_zone.setdefault(name or NO_ZONE, {})[state] = count
@@ -66,12 +75,53 @@ def alert_status(services: Services, alert_id: int) -> dict[str, Any]:
         "by_zone": by_zone,
         "errors": {code: count for code, count in sorted(error_rows)},
         "uncertain": uncertain,
+        # Why deliveries are unknown (the commonest reasons): lost answers that could not be
+        # looked up in the provider's log, or, without a log, at-most-once recovery.
+        "unknown_reasons": {reason or "unknown": count for reason, count in unknown_rows},
+        "rate": {
+            **rate,
+            "configured": services.settings.dispatch.rate_per_second,
+            "unit": services.settings.dispatch.rate_unit,
+        },
         "error": alert.error,
         "correction_of": alert.correction_of,
         "created_at": format_local(alert.created_at, tz),
         "scheduled_for": format_local(alert.scheduled_for, tz) if alert.scheduled_for else None,
         "finished_at": format_local(alert.finished_at, tz) if alert.finished_at else None,
         "text": {"fr": alert.body_fr, "en": alert.body_en},
+    }
+
+
+RATE_WINDOW = timedelta(seconds=10)
+
+
+def _achieved_rate(session: Session, alert_id: int, now: datetime) -> dict[str, float | None]:
+    """Messages and segments per second over the last ten seconds (or since the first send,
+    if later), and over the whole alert."""
+    sent = (col(Delivery.alert_id) == alert_id, col(Delivery.sent_at).is_not(None))
+    total, first, last = session.execute(
+        select(func.count(), func.min(col(Delivery.sent_at)), func.max(col(Delivery.sent_at)))
+        .where(*sent)
+    ).one()  # fmt: skip
+    if not total:
+        return {
+            "recent_messages_per_second": 0.0,
+            "recent_segments_per_second": 0.0,
+            "average_messages_per_second": None,
+        }
+    start = max(now - RATE_WINDOW, first)
+    recent_messages, recent_segments = session.execute(
+        # Segments as billed; 1 where the provider did not say (console and file gateways).
+        select(
+            func.count(), func.coalesce(func.sum(func.coalesce(col(Delivery.segments), 1)), 0)
+        ).where(*sent, col(Delivery.sent_at) >= start)
+    ).one()
+    seconds = max(1.0, (now - start).total_seconds())
+    span = (last - first).total_seconds()
+    return {
+        "recent_messages_per_second": recent_messages / seconds,
+        "recent_segments_per_second": recent_segments / seconds,
+        "average_messages_per_second": (total - 1) / span if span > 0 else None,
     }
 
 

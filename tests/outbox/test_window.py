@@ -38,12 +38,27 @@ def test_the_ceiling_caps_the_window() -> None:
     assert InFlightWindow(100_000, 1).limit == 1
 
 
-def test_the_latency_is_smoothed_not_taken_from_one_answer() -> None:
+def test_the_first_answers_replace_the_guess_then_one_slow_answer_barely_counts() -> None:
     window = InFlightWindow(100, 5000, initial_latency=0.25)
+    window.observe(1.0)
+    assert window.latency == pytest.approx(1.0)  # the guess is forgotten at once
+    settle(window, 0.2, 100)
     window.observe(2.0)  # one slow answer does not set the window on its own
-    assert window.limit < 100 * 2.0 * HEADROOM / 2
-    settle(window, 0.25, 100)
-    assert window.latency == pytest.approx(0.25, rel=0.01)
+    assert window.latency < 0.4
+    settle(window, 0.2, 100)
+    assert window.latency == pytest.approx(0.2, rel=0.01)
+
+
+def test_requests_still_in_flight_open_the_window_before_any_answer() -> None:
+    window = InFlightWindow(500, 5000, initial_latency=0.25)
+    before = window.limit
+    window.in_flight([0.1 * n for n in range(11)])  # sent evenly over the last second
+    assert window.latency == pytest.approx(1.0)
+    assert window.limit > 3 * before
+    window.in_flight([0.01, 0.02, 30.0])  # one hung request: the median ignores it
+    assert window.latency == pytest.approx(1.0)
+    window.in_flight([])
+    assert window.latency == pytest.approx(1.0)
 
 
 def test_throttling_halves_once_per_burst_then_grows_back_additively() -> None:

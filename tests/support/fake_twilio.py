@@ -1,4 +1,9 @@
-"""A fake Twilio Messages API: a real HTTP server on 127.0.0.1 with fault injection."""
+"""A fake Twilio Messages API: a real HTTP server on 127.0.0.1 with fault injection.
+
+Create (POST .../Messages.json), fetch (GET .../Messages/{Sid}.json) and read a page of the
+message log (GET .../Messages.json: To, From, DateSent, DateSent<, DateSent>, PageSize, Page,
+PageToken; newest first, Twilio's page shape with PageToken cursors in next_page_uri).
+"""
 
 from __future__ import annotations
 
@@ -13,11 +18,11 @@ import time
 import urllib.request
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import format_datetime
+from datetime import UTC, date, datetime, timedelta
+from email.utils import format_datetime, parsedate_to_datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from twilio.request_validator import RequestValidator
@@ -26,6 +31,7 @@ API_VERSION = "2010-04-01"
 MAX_BODY = 1600
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _CREATE = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Messages\.json$")
+_LIST = _CREATE  # the same path, read with GET
 _FETCH = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Messages/(?P<sid>[^/]+)\.json$")
 
 # GSM-7 basic set and the extension characters that cost two septets.
@@ -35,7 +41,14 @@ _GSM_BASIC = set(
 )
 _GSM_EXTENDED = set("^{}\\[~]|€\f")
 
+# Read Multiple Message resources: the default and the largest PageSize.
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 1000
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_FILTERS = ("To", "From", "DateSent", "DateSent<", "DateSent>")
+
 _MESSAGES = {
+    20001: "Invalid parameter",  # the fake's code for a bad list parameter
     20003: "Authenticate",
     20404: "The requested resource was not found",
     20429: "Too Many Requests",
@@ -74,6 +87,33 @@ class RecordedRequest:
     client: tuple[str, int] = ("", 0)  # the connection's address and port
 
 
+@dataclass(frozen=True)
+class _Stored:
+    """When a message was created (full precision) and in which order: the log's sort key."""
+
+    created_at: datetime
+    seq: int
+
+
+@dataclass(frozen=True)
+class _ListQuery:
+    """A parsed list request."""
+
+    to: str | None
+    sender: str | None
+    sent_on: date | None
+    sent_before: date | datetime | None
+    sent_after: date | datetime | None
+    page_size: int
+    page: int
+    token: tuple[Literal["after", "before"], str] | None  # PA<sid> / PB<sid>
+    filters: dict[str, str]  # the filter parameters as given, for the page URIs
+
+
+class _BadQuery(ValueError):
+    pass
+
+
 @dataclass
 class _Failure:
     status: int
@@ -98,6 +138,10 @@ class FakeTwilio:
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._messages: dict[str, dict[str, Any]] = {}
+        self._stored: dict[str, _Stored] = {}
+        self._seq = 0
+        self._queue_for = 0.0
+        self._fail_list: list[_Failure] = []
         self._fail_next: list[_Failure] = []
         self._fail_numbers: dict[str, int] = {}
         self._fail_number_times: dict[str, list[_Failure]] = {}
@@ -158,9 +202,63 @@ class FakeTwilio:
 
     @property
     def messages(self) -> list[dict[str, Any]]:
-        """Every accepted message resource, in creation order."""
+        """Every accepted message resource, in creation order, as a fetch would show it."""
+        now = datetime.now(UTC)
         with self._lock:
-            return [dict(m) for m in self._messages.values()]
+            return [self._view(sid, now) for sid in self._messages]
+
+    @property
+    def list_requests(self) -> int:
+        """How many GET .../Messages.json (list) requests arrived, answered or refused."""
+        with self._lock:
+            return sum(
+                1 for r in self._requests if r.method == "GET" and _LIST.match(r.path) is not None
+            )
+
+    # -- the message log ---------------------------------------------------------------------
+
+    def add_message(
+        self,
+        to: str,
+        body: str,
+        *,
+        sender: str | None = None,
+        service: str | None = None,
+        created_at: datetime,
+        sent_at: datetime | None = None,
+        direction: str = "outbound-api",
+    ) -> str:
+        """Put a message straight into the log (no validation, no callbacks); its sid.
+
+        `created_at` (naive means UTC) is its date_created and its place in the log; with
+        `sent_at` it is `sent` with that date_sent, else queued/accepted like a new one. An
+        inbound message (direction "inbound") is `received`, date_sent = sent_at or created_at.
+        """
+        if not sender and not service:
+            raise ValueError("add_message needs a sender or a service, as Twilio does")
+        message = self._new_message(to, body, sender or "", service or "", created_at=created_at)
+        inbound = not direction.startswith("outbound")
+        if inbound:
+            sent_at = sent_at or created_at
+        if sent_at is not None or direction != "outbound-api":
+            with self._lock:
+                stored = self._messages[message["sid"]]
+                stored["direction"] = direction
+                if sent_at is not None:
+                    stored["status"] = "received" if inbound else "sent"
+                    stored["date_sent"] = format_datetime(_utc(sent_at).replace(microsecond=0))
+        return str(message["sid"])
+
+    def queue_for(self, seconds: float) -> None:
+        """Report messages queued/accepted, date_sent null, for `seconds` after creation,
+        then `sent` with date_sent = creation + seconds (on fetch, list and `messages`).
+
+        0, the default, keeps them queued/accepted with a null date_sent forever.
+        """
+        if seconds < 0:
+            raise ValueError("queue_for takes a number of seconds >= 0")
+        with self._lock:
+            self._queue_for = float(seconds)
 
     def count_to(self, number: str) -> int:
         """How many messages to `number` were accepted."""
@@ -202,6 +300,17 @@ class FakeTwilio:
         """Accept messages to these numbers, then report them undelivered with the code."""
         with self._lock:
             self._fail_delivery.update(codes)
+
+    def fail_list_next(
+        self,
+        n: int = 1,
+        status: int = 429,
+        code: int | None = 20429,
+        retry_after: float | None = None,
+    ) -> None:
+        """Fail the next n list requests with this status, a JSON error and Retry-After."""
+        with self._lock:
+            self._fail_list.extend(_Failure(status, code, retry_after) for _ in range(n))
 
     def latency(self, seconds: float) -> None:
         """Sleep this long before answering each request."""
@@ -279,9 +388,12 @@ class FakeTwilio:
             self._queue_callbacks(callback, message)
         return 201, message, {}
 
-    def _new_message(self, to: str, body: str, sender: str, service: str) -> dict[str, Any]:
+    def _new_message(
+        self, to: str, body: str, sender: str, service: str, created_at: datetime | None = None
+    ) -> dict[str, Any]:
         sid = "SM" + uuid.uuid4().hex
-        now = format_datetime(datetime.now(UTC))
+        created = _utc(created_at) if created_at is not None else datetime.now(UTC)
+        now = format_datetime(created.replace(microsecond=0))  # RFC 2822, as Twilio
         uri = f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{sid}.json"
         message = {
             "account_sid": self.account_sid,
@@ -308,14 +420,91 @@ class FakeTwilio:
         }
         with self._lock:
             self._messages[sid] = message
+            self._seq += 1
+            self._stored[sid] = _Stored(created, self._seq)
             return dict(message)
 
+    def _view(self, sid: str, now: datetime) -> dict[str, Any]:
+        """The message as a read shows it at `now` (with the lock held): see queue_for."""
+        message = dict(self._messages[sid])
+        if self._queue_for > 0 and message["date_sent"] is None:
+            sent = self._stored[sid].created_at + timedelta(seconds=self._queue_for)
+            if sent <= now:
+                sent_at = format_datetime(sent.replace(microsecond=0))
+                message["date_sent"] = message["date_updated"] = sent_at
+                if message["status"] in ("queued", "accepted"):
+                    message["status"] = "sent"
+        return message
+
     def _fetch(self, sid: str) -> tuple[int, dict[str, Any] | str, dict[str, str]]:
+        now = datetime.now(UTC)
         with self._lock:
-            message = self._messages.get(sid)
-            if message is not None:
-                return 200, dict(message), {}
+            if sid in self._messages:
+                return 200, self._view(sid, now), {}
         return _error(404, 20404)
+
+    def _list(self, params: dict[str, str]) -> tuple[int, dict[str, Any] | str, dict[str, str]]:
+        with self._lock:
+            failure = self._fail_list.pop(0) if self._fail_list else None
+        if failure is not None:
+            return _failure_response(failure)
+        try:
+            query = _parse_list_query(params)
+        except _BadQuery as exc:
+            return _error(400, 20001, message=str(exc))
+
+        now = datetime.now(UTC)
+        with self._lock:
+            order = sorted(
+                self._messages,
+                key=lambda sid: (self._stored[sid].created_at, self._stored[sid].seq),
+                reverse=True,
+            )
+            keys = {sid: (self._stored[sid].created_at, self._stored[sid].seq) for sid in order}
+            matching = [v for v in (self._view(sid, now) for sid in order) if _matches(v, query)]
+
+        size = query.page_size
+        if query.token is None:
+            start = query.page * size
+        else:
+            direction, sid = query.token
+            if sid not in keys:
+                return _error(400, 20001, message=f"Invalid PageToken {params['PageToken']!r}")
+            mark = keys[sid]
+            if direction == "after":  # the page after the one that ended with `sid`
+                start = sum(1 for m in matching if keys[m["sid"]] >= mark)
+            else:  # the page before the one that began with `sid`
+                start = max(0, sum(1 for m in matching if keys[m["sid"]] > mark) - size)
+        page = matching[start : start + size]
+
+        path = f"/{API_VERSION}/Accounts/{self.account_sid}/Messages.json"
+
+        def uri(page_number: int, token: str | None = None) -> str:
+            paging: dict[str, str | int] = {"PageSize": size, "Page": page_number}
+            if token is not None:
+                paging["PageToken"] = token
+            return f"{path}?{urlencode({**query.filters, **paging})}"
+
+        more = start + size < len(matching)
+        return (
+            200,
+            {
+                "end": start + max(len(page) - 1, 0),
+                "first_page_uri": uri(0),
+                "messages": page,
+                "next_page_uri": uri(query.page + 1, "PA" + page[-1]["sid"])
+                if more and page
+                else None,
+                "page": query.page,
+                "page_size": size,
+                "previous_page_uri": uri(max(query.page - 1, 0), "PB" + page[0]["sid"])
+                if start > 0 and page
+                else None,
+                "start": start,
+                "uri": uri(query.page, params.get("PageToken") or None),
+            },
+            {},
+        )
 
     # -- status callbacks --------------------------------------------------------------------
 
@@ -368,12 +557,101 @@ class FakeTwilio:
                 pass
 
 
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _int_param(params: dict[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise _BadQuery(f"Invalid {name}: {raw!r} is not an integer") from None
+    if not low <= value <= high:
+        raise _BadQuery(f"Invalid {name}: {value} is not between {low} and {high}")
+    return value
+
+
+def _moment_param(params: dict[str, str], name: str) -> date | datetime | None:
+    """A DateSent value: a day (YYYY-MM-DD), an ISO 8601 or an RFC 2822 datetime (UTC)."""
+    raw = params.get(name)
+    if raw is None:
+        return None
+    raw = raw.strip()
+    if _DATE.match(raw):
+        try:
+            return date.fromisoformat(raw)
+        except ValueError:
+            raise _BadQuery(f"Invalid {name}: {raw!r}") from None
+    try:
+        return _utc(datetime.fromisoformat(raw))
+    except ValueError:
+        pass
+    try:
+        return _utc(parsedate_to_datetime(raw))
+    except (TypeError, ValueError):
+        raise _BadQuery(f"Invalid {name}: {raw!r} is neither a date nor a datetime") from None
+
+
+def _parse_list_query(params: dict[str, str]) -> _ListQuery:
+    on = _moment_param(params, "DateSent")
+    token: tuple[Literal["after", "before"], str] | None = None
+    raw_token = params.get("PageToken")
+    if raw_token:
+        if raw_token[:2] not in ("PA", "PB") or len(raw_token) <= 2:
+            raise _BadQuery(f"Invalid PageToken {raw_token!r}")
+        token = ("after" if raw_token[:2] == "PA" else "before", raw_token[2:])
+    return _ListQuery(
+        to=params.get("To"),
+        sender=params.get("From"),
+        # A datetime given for the day filter stands for its (UTC) day, as the SDK sends one.
+        sent_on=on.date() if isinstance(on, datetime) else on,
+        sent_before=_moment_param(params, "DateSent<"),
+        sent_after=_moment_param(params, "DateSent>"),
+        page_size=_int_param(params, "PageSize", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE),
+        page=_int_param(params, "Page", 0, 0, 10**9),
+        token=token,
+        filters={name: params[name] for name in _FILTERS if name in params},
+    )
+
+
+def _matches(message: dict[str, Any], query: _ListQuery) -> bool:
+    """Whether a message (as read) passes the filters; DateSent never matches a null date_sent."""
+    if query.to is not None and message["to"] != query.to:
+        return False
+    if query.sender is not None and message["from"] != query.sender:
+        return False
+    if query.sent_on is None and query.sent_before is None and query.sent_after is None:
+        return True
+    if message["date_sent"] is None:
+        return False  # queued or accepted: no send date yet, so no DateSent filter finds it
+    sent = _utc(parsedate_to_datetime(message["date_sent"]))
+    if query.sent_on is not None and sent.date() != query.sent_on:
+        return False
+    before, after = query.sent_before, query.sent_after
+    if isinstance(before, datetime) and sent > before:
+        return False
+    if before is not None and not isinstance(before, datetime) and sent.date() > before:
+        return False
+    if isinstance(after, datetime) and sent < after:
+        return False
+    return not (after is not None and not isinstance(after, datetime) and sent.date() < after)
+
+
 def _error(
-    status: int, code: int | None, *, to: str = "", retry_after: float | None = None
+    status: int,
+    code: int | None,
+    *,
+    to: str = "",
+    retry_after: float | None = None,
+    message: str | None = None,
 ) -> tuple[int, dict[str, Any], dict[str, str]]:
+    text = message or _MESSAGES.get(code or 0, HTTPStatus(status).phrase).format(to=to)
     payload = {
         "code": code,
-        "message": _MESSAGES.get(code or 0, HTTPStatus(status).phrase).format(to=to),
+        "message": text,
         "more_info": f"https://www.twilio.com/docs/errors/{code}" if code else None,
         "status": status,
     }
@@ -440,12 +718,16 @@ class _Handler(BaseHTTPRequestHandler):
             return
         create = _CREATE.match(split.path) if self.command == "POST" else None
         fetch = _FETCH.match(split.path) if self.command == "GET" else None
-        match = create or fetch
+        listing = _LIST.match(split.path) if self.command == "GET" else None
+        match = create or fetch or listing
         if match is None or match["account"] != fake.account_sid:
             self._answer(*_error(404, 20404))
             return
         if fetch is not None:
             self._answer(*fake._fetch(fetch["sid"]))
+            return
+        if listing is not None:
+            self._answer(*fake._list(form))
             return
 
         fault = fake._take_transport_fault()
