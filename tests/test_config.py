@@ -148,3 +148,20 @@ def test_example_config_is_valid_and_documents_every_key() -> None:
 def test_overrides_keep_validation() -> None:
     with pytest.raises(ConfigError, match=r"gateway\.kind"):
         Settings().with_overrides(**{"gateway.kind": "pigeon"})
+
+
+def test_the_old_concurrency_key_is_read_as_the_in_flight_ceiling_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = tmp_path / "alerts.toml"
+    config.write_text("[dispatch]\nconcurrency = 12\n")
+    with caplog.at_level("WARNING", logger="alerts.config"):
+        settings = load_settings(config, env={})
+    assert settings.dispatch.max_in_flight == 12
+    assert any("dispatch.concurrency is deprecated" in r.getMessage() for r in caplog.records)
+    config.write_text("[dispatch]\nconcurrency = 12\nmax_in_flight = 900\n")
+    assert load_settings(config, env={}).dispatch.max_in_flight == 900  # the new key wins
+    assert Settings().dispatch.max_in_flight == 1000  # 500/s at 1 s, with headroom
+    config.write_text("[dispatch]\nmax_in_flight = 0\n")
+    with pytest.raises(ConfigError, match=r"dispatch\.max_in_flight"):
+        load_settings(config, env={})

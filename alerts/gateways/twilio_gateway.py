@@ -7,6 +7,7 @@ one event loop, which costs far less CPU per message than a thread per slot over
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 from collections.abc import Mapping
@@ -241,18 +242,21 @@ class TwilioGateway:
     async def _search(
         self, messages: Any, to: str, body: str, since: datetime, exclude: frozenset[str]
     ) -> SendReceipt | None:
-        since = since if since.tzinfo else since.replace(tzinfo=UTC)
+        # Twilio's creation times have whole seconds: compare at that precision.
+        since = (since if since.tzinfo else since.replace(tzinfo=UTC)).replace(microsecond=0)
         filters: dict[str, Any] = {"to": to, "page_size": LOG_PAGE_SIZE}
         if self._from_number:
             filters["from_"] = self._from_number
         page = await messages.page_async(**filters)
-        for _ in range(LOG_MAX_PAGES):
+        for number in range(1, LOG_MAX_PAGES + 1):
             for record in page:
                 created = record.date_created
                 if created is not None and created < since:
                     return None  # newest first: everything after this is older still
                 if record.sid not in exclude and self._ours(record, body):
                     return self._receipt(OutgoingSms(to, body), record)
+            if number == LOG_MAX_PAGES:
+                break
             page = await page.next_page_async()
             if page is None:
                 return None
@@ -296,6 +300,10 @@ class TwilioGateway:
                 kind=ErrorKind.RETRYABLE,
                 code="connection",
             )
+        page = _refused_page(exc)
+        if page is not None:
+            status, code, text = page
+            return self._rest_error(message, status, code, text)
         # TwilioException, or a ValueError for a 2xx whose body is not JSON.
         return GatewayError(
             f"unexpected answer from Twilio ({type(exc).__name__}){_ref(message)}",
@@ -367,6 +375,24 @@ class TwilioGateway:
 
     def __repr__(self) -> str:
         return f"<TwilioGateway {self.account_sid}>"
+
+
+def _refused_page(exc: BaseException) -> tuple[int, int | str | None, str | None] | None:
+    """A list request Twilio refused: the SDK raises TwilioException("Unable to fetch page",
+    response) rather than TwilioRestException; its status, code and message, or None."""
+    if not isinstance(exc, TwilioException) or len(exc.args) < 2:
+        return None
+    response = exc.args[1]
+    if not isinstance(response, Response):
+        return None
+    try:
+        body = json.loads(response.text or "{}")
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        return response.status_code, None, None
+    message = body.get("message")
+    return response.status_code, body.get("code"), message if isinstance(message, str) else None
 
 
 def _ref(message: OutgoingSms) -> str:

@@ -402,9 +402,10 @@ class Dispatcher:
         pending: SendOutcome | None = None  # the last send's outcome, not yet recorded
         prepaid = 0.0  # tokens taken for the next job before claiming it
         expected = 1.0  # what a job costs, as the last one did (segments of one alert match)
+        probing = False  # the last claim found nothing due: claim before taking tokens
         try:
             while not self._stopping() and number < self.window.limit:
-                if not prepaid:
+                if not prepaid and not probing:
                     # Wait for the rate before claiming, so a claimed row goes out at once:
                     # its opt-out check is fresh and it is `sending` only briefly.
                     prepaid, wait = expected, self.bucket.take(expected)
@@ -418,15 +419,18 @@ class Dispatcher:
                     self._settled(pending.job)
                     pending = None
                 if job is None:
-                    # The token taken for this claim was not used: give it back, or idle
-                    # slots would each hold one and send in a burst when work arrives.
+                    # The token taken for this claim was not used: give it back. An idle slot
+                    # then looks for work without taking tokens first, so idle slots hold
+                    # none and cannot send in a burst when work arrives.
                     self.bucket.refund(prepaid)
                     prepaid = 0.0
                     if drained:
+                        probing = True
                         with self._lock:
                             self._idle.add(number)
                         await self._pause(self.settings.poll_seconds)
                     continue
+                probing = False
                 with self._lock:
                     self._idle.discard(number)
                     self._in_flight.add(job.delivery_id)
@@ -439,6 +443,8 @@ class Dispatcher:
                     break
                 pending = await self._send(job)
         finally:
+            if prepaid:
+                self.bucket.refund(prepaid)  # a slot beyond a smaller window hands it on
             with self._lock:
                 self._idle.add(number)
             if pending is not None and self._journal.error is None:

@@ -97,9 +97,10 @@ class SharedTokenBucket:
             return max(0.0, self._ready_at - now)
 
     def refund(self, amount: float) -> None:
-        """Give back tokens taken for a send that did not happen (kept for this process)."""
+        """Give back tokens taken for a send that did not happen (kept for this process, up
+        to one grant: idle slots handing back their tokens must not bank a burst)."""
         with self._lock:
-            self._local += amount
+            self._local = min(self._local + amount, max(self._local, self._grant))
 
     def penalize(self, seconds: float) -> None:
         """Make every process wait `seconds` (the provider throttled the shared sender)."""

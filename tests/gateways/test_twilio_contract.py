@@ -4,10 +4,16 @@ Prism (`npm install @stoplight/prism-cli`) serves `twilio_api_v2010.json` and an
 when a request breaks the description. The binary is looked up in ALERTS_PRISM_BIN, then
 <repo>/node_modules/.bin/prism, then PATH; without it these tests skip, unless
 ALERTS_REQUIRE_PRISM=1 (CI), where they fail.
+
+Creates go to `prism mock --errors`. The log look-up (GET .../Messages.json) goes to a second
+Prism without `--errors`: the description's own example page breaks its `format: uri` (its
+*_page_uri are relative paths), so `--errors` answers every valid list request with a 500.
+Without the flag Prism still answers 422 to a request that breaks the description.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
@@ -15,6 +21,8 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import IO, Any
 
 import httpx2
@@ -55,6 +63,19 @@ def _find_prism() -> str | None:
 @pytest.fixture(scope="module")
 def prism_url() -> Iterator[str]:
     """Start `prism mock --errors` on the Twilio 2010 description; yield its base URL."""
+    with _prism(errors=True) as base_url:
+        yield base_url
+
+
+@pytest.fixture(scope="module")
+def lenient_prism_url() -> Iterator[str]:
+    """`prism mock` without --errors: requests are still checked (422), responses are not."""
+    with _prism(errors=False) as base_url:
+        yield base_url
+
+
+@contextmanager
+def _prism(*, errors: bool) -> Iterator[str]:
     prism = _find_prism()
     if prism is None:
         _unavailable("Prism not found (ALERTS_PRISM_BIN, node_modules/.bin/prism, PATH)")
@@ -63,7 +84,9 @@ def prism_url() -> Iterator[str]:
     assert prism is not None
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    command = [prism, "mock", "-h", "127.0.0.1", "-p", str(port), "--errors", str(SPEC)]
+    command = [prism, "mock", "-h", "127.0.0.1", "-p", str(port), str(SPEC)]
+    if errors:
+        command.insert(-1, "--errors")
     # A file, not a pipe, for Prism's log: nobody reads a pipe while tests run, and a full
     # pipe would block Prism.
     with tempfile.TemporaryFile(mode="w+") as log:
@@ -181,3 +204,117 @@ def test_gateway_wraps_a_contract_violation(
     error = caught.value
     assert (error.kind, error.code, error.http_status) == (ErrorKind.OTHER, "http-422", 422)
     assert AUTH_TOKEN not in str(error)
+
+
+# -- the log look-up: GET .../Messages.json ----------------------------------------------------
+
+# The description's example page (Prism's mocked answer): two messages of 24 May 2019, the
+# first outbound "testing" from +12019235161 through MGaaaa..., and a next_page_uri.
+EXAMPLE_SID = "SMded05904ccb347238880ca9264e8fe1c"
+EXAMPLE_SENDER = "+12019235161"
+EXAMPLE_SERVICE = "MG" + "a" * 32
+
+
+def _find(gateway: TwilioGateway, to: str, body: str, since: datetime) -> SendReceipt | None:
+    async def once() -> SendReceipt | None:
+        try:
+            return await gateway.find_sent(to, body, since)
+        finally:
+            await gateway.aclose()
+
+    return asyncio.run(once())
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        pytest.param({"from_number": SENDER}, id="from-number"),
+        pytest.param({"messaging_service_sid": SERVICE}, id="messaging-service"),
+    ],
+)
+def test_log_look_ups_satisfy_twilio_openapi(
+    lenient_prism_url: str, options: dict[str, Any]
+) -> None:
+    gateway = TwilioGateway(ACCOUNT_SID, AUTH_TOKEN, api_base_url=lenient_prism_url, **options)
+    try:
+        # The mocked page is older than `since`: not found, after one accepted request.
+        yesterday = datetime.now(UTC) - timedelta(days=1)
+        assert _find(gateway, TO, "Déneigement ce soir", yesterday) is None
+        # Since 2000, nothing matches: the gateway follows next_page_uri (PageToken) page after
+        # page, each request accepted, until its page limit. A 422 would be an http-422 error.
+        with pytest.raises(GatewayError) as caught:
+            _find(gateway, TO, "Déneigement ce soir", datetime(2000, 1, 1, tzinfo=UTC))
+        assert caught.value.code == "log-too-long"
+    finally:
+        gateway.close()
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        pytest.param({"from_number": EXAMPLE_SENDER}, id="from-number"),
+        pytest.param({"messaging_service_sid": EXAMPLE_SERVICE}, id="messaging-service"),
+    ],
+)
+def test_a_twilio_shaped_page_is_read(lenient_prism_url: str, options: dict[str, Any]) -> None:
+    gateway = TwilioGateway(ACCOUNT_SID, AUTH_TOKEN, api_base_url=lenient_prism_url, **options)
+    try:
+        found = _find(gateway, TO, "testing", datetime(2019, 5, 24, 17, 44, 46, tzinfo=UTC))
+    finally:
+        gateway.close()
+    assert found == SendReceipt(provider_id=EXAMPLE_SID, status="sent", segments=1)
+
+
+def test_a_log_look_up_that_breaks_the_contract_is_a_gateway_error(
+    lenient_prism_url: str,
+) -> None:
+    bad_account = "AC" + "z" * 32  # the path's AccountSid must be AC + 32 hex digits
+    gateway = TwilioGateway(
+        bad_account, AUTH_TOKEN, from_number=SENDER, api_base_url=lenient_prism_url
+    )
+    try:
+        with pytest.raises(GatewayError) as caught:
+            _find(gateway, TO, "a", datetime.now(UTC) - timedelta(days=1))
+    finally:
+        gateway.close()
+    error = caught.value
+    assert (error.kind, error.code, error.http_status) == (ErrorKind.OTHER, "http-422", 422)
+    assert AUTH_TOKEN not in str(error)
+
+
+def test_prism_rejects_a_list_request_that_breaks_the_contract(
+    lenient_prism_url: str, prism_url: str
+) -> None:
+    # Proves the look-up checks above can fail: Prism validates list requests too.
+    url = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
+    auth = (ACCOUNT_SID, AUTH_TOKEN)
+    with httpx2.Client(base_url=lenient_prism_url, auth=auth, trust_env=False) as http:
+        answers = {
+            name: http.get(url, params=params)
+            for name, params in {
+                "pagesize": {"To": TO, "PageSize": "0"},
+                "pagesize-high": {"To": TO, "PageSize": "1001"},
+                "pagesize-type": {"To": TO, "PageSize": "many"},
+                "page": {"To": TO, "Page": "-1"},
+                # Quirk: DateSent is `format: date-time`, so the YYYY-MM-DD the description
+                # documents (and gives as its own example) is refused.
+                "datesent": {"DateSent": "2024-05-02"},
+                "good": {"To": TO, "From": SENDER, "PageSize": "100"},
+                "good-datesent": {"DateSent": "2024-05-02T00:00:00Z"},
+            }.items()
+        }
+        unsigned = http.get(url, params={"To": TO}, auth=None)
+    for name in ("pagesize", "pagesize-high", "pagesize-type", "page", "datesent"):
+        answer = answers[name]
+        assert answer.status_code == 422, (name, answer.text)
+        locations = [v["location"] for v in answer.json()["validation"]]
+        assert ["query", name.split("-")[0]] in locations, (name, locations)
+    for name in ("good", "good-datesent"):
+        assert answers[name].status_code == 200, answers[name].text
+        assert answers[name].json()["messages"][0]["sid"] == EXAMPLE_SID
+    assert unsigned.status_code == 401
+    # Why look-ups go to the lenient Prism: under --errors the example page itself is refused.
+    with httpx2.Client(base_url=prism_url, auth=auth, trust_env=False) as http:
+        strict = http.get(url, params={"To": TO, "PageSize": "100"})
+    assert strict.status_code == 500
+    assert {v["location"][0] for v in strict.json()["validation"]} == {"response"}

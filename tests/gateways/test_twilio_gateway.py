@@ -8,7 +8,7 @@ import time
 import traceback
 from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
@@ -18,14 +18,29 @@ import pytest
 from twilio.request_validator import RequestValidator
 
 from alerts.errors import ConfigError
-from alerts.gateways.gateway import ErrorKind, Gateway, GatewayError, OutgoingSms, classify
-from alerts.gateways.twilio_gateway import TwilioGateway, parse_retry_after
+from alerts.gateways.gateway import (
+    ErrorKind,
+    Gateway,
+    GatewayError,
+    MessageLog,
+    OutgoingSms,
+    SendReceipt,
+    classify,
+)
+from alerts.gateways.twilio_gateway import (
+    LOG_MAX_PAGES,
+    LOG_PAGE_SIZE,
+    TwilioGateway,
+    parse_retry_after,
+)
 from tests.support.fake_twilio import FakeTwilio, count_segments
 from tests.support.gateways import send_now
 from tests.support.processes import free_port
 
 SENDER = "+15005550006"
+OTHER_SENDER = "+15005550009"
 SERVICE = "MG" + "1" * 32
+OTHER_SERVICE = "MG" + "3" * 32
 TO = "+14185550123"
 CALLBACK = "https://alerts.example.ca/sms/status"
 
@@ -405,6 +420,244 @@ def test_fake_serves_a_created_message(fake: FakeTwilio, make_gateway: MakeGatew
     assert answer.status_code == 200
     assert answer.json()["sid"] == receipt.provider_id and answer.json()["uri"] == path
     assert fake.count_to(TO) == 1
+
+
+# -- looking for a lost send in Twilio's message log -----------------------------------------
+
+TEXT = "Déneigement ce soir: stationnement interdit rue des Érables"
+
+
+def _find(
+    gateway: TwilioGateway,
+    to: str,
+    body: str,
+    since: datetime,
+    exclude: frozenset[str] = frozenset(),
+) -> SendReceipt | None:
+    """find_sent on an event loop of its own, as send_now does for send."""
+
+    async def once() -> SendReceipt | None:
+        try:
+            return await gateway.find_sent(to, body, since, exclude)
+        finally:
+            await gateway.aclose()
+
+    return asyncio.run(once())
+
+
+def _find_error(gateway: TwilioGateway, since: datetime) -> GatewayError:
+    with pytest.raises(GatewayError) as caught:
+        _find(gateway, TO, TEXT, since)
+    return caught.value
+
+
+def _now() -> datetime:
+    """Now to the second: Twilio's date_created has no finer grain."""
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def _lists(fake: FakeTwilio) -> list[dict[str, str]]:
+    """The query of each list request the fake received."""
+    listed = [r for r in fake.requests if r.method == "GET" and r.path.endswith("/Messages.json")]
+    return [r.form for r in listed]
+
+
+def test_find_sent_finds_a_message_just_sent(fake: FakeTwilio, make_gateway: MakeGateway) -> None:
+    gateway = make_gateway()
+    assert isinstance(gateway, MessageLog)
+    since = _now()
+    receipt = send_now(gateway, OutgoingSms(TO, TEXT))
+    found = _find(gateway, TO, TEXT, since)
+    assert found is not None
+    assert (found.provider_id, found.status, found.segments) == (
+        receipt.provider_id,
+        "queued",
+        receipt.segments,
+    )
+    # One page of our messages to that number, and no DateSent filter.
+    assert _lists(fake) == [{"To": TO, "From": SENDER, "PageSize": str(LOG_PAGE_SIZE)}]
+    # A naive `since` means UTC.
+    again = _find(gateway, TO, TEXT, since.replace(tzinfo=None))
+    assert again is not None and again.provider_id == receipt.provider_id
+
+
+def test_find_sent_ignores_what_is_not_this_message(
+    fake: FakeTwilio, make_gateway: MakeGateway
+) -> None:
+    gateway = make_gateway()
+    since = _now()
+    before = fake.add_message(TO, TEXT, sender=SENDER, created_at=since - timedelta(seconds=1))
+    fake.add_message(TO, TEXT + ".", sender=SENDER, created_at=since)
+    fake.add_message("+14185550999", TEXT, sender=SENDER, created_at=since)
+    fake.add_message(TO, TEXT, sender=OTHER_SENDER, created_at=since + timedelta(seconds=1))
+    fake.add_message(TO, TEXT, service=OTHER_SERVICE, created_at=since + timedelta(seconds=1))
+    assert len(fake.messages) == 5
+
+    assert _find(gateway, TO, TEXT, since) is None  # `before` is older than `since`
+    assert _find(gateway, TO, TEXT, since - timedelta(seconds=1)) == SendReceipt(
+        provider_id=before, status="queued", segments=1
+    )
+    assert _find(gateway, TO, "Autre avis", since - timedelta(hours=1)) is None
+    assert _find(gateway, "+14185550888", TEXT, since - timedelta(hours=1)) is None
+
+
+def test_find_sent_skips_excluded_sids(fake: FakeTwilio, make_gateway: MakeGateway) -> None:
+    gateway = make_gateway()
+    since = _now()
+    older = fake.add_message(TO, TEXT, sender=SENDER, created_at=since + timedelta(seconds=1))
+    newer = fake.add_message(TO, TEXT, sender=SENDER, created_at=since + timedelta(seconds=2))
+
+    def sid(exclude: set[str]) -> str | None:
+        found = _find(gateway, TO, TEXT, since, frozenset(exclude))
+        return None if found is None else found.provider_id
+
+    assert sid(set()) == newer
+    assert sid({newer}) == older
+    assert sid({newer, older}) is None
+
+
+def test_find_sent_with_a_messaging_service_matches_the_service(
+    fake: FakeTwilio, make_gateway: MakeGateway
+) -> None:
+    gateway = make_gateway(from_number=None, messaging_service_sid=SERVICE)
+    since = _now()
+    ours = fake.add_message(TO, TEXT, service=SERVICE, created_at=since + timedelta(seconds=1))
+    fake.add_message(TO, TEXT, service=OTHER_SERVICE, created_at=since + timedelta(seconds=2))
+    fake.add_message(TO, TEXT, sender=SENDER, created_at=since + timedelta(seconds=3))
+    found = _find(gateway, TO, TEXT, since)
+    assert found is not None and (found.provider_id, found.status) == (ours, "accepted")
+    # Twilio picks the service's sender: no From filter.
+    assert _lists(fake) == [{"To": TO, "PageSize": str(LOG_PAGE_SIZE)}]
+    sent = send_now(gateway, OutgoingSms(TO, "Collecte des bacs bruns demain"))
+    found = _find(gateway, TO, "Collecte des bacs bruns demain", since)
+    assert found is not None and found.provider_id == sent.provider_id
+    assert _find(gateway, TO, TEXT, since + timedelta(seconds=2)) is None
+
+
+def test_find_sent_finds_a_message_twilio_still_holds_queued(
+    fake: FakeTwilio, make_gateway: MakeGateway
+) -> None:
+    # The whole point: a paced message has no date_sent for minutes; it must still be found.
+    fake.queue_for(120)
+    gateway = make_gateway()
+    since = _now()
+    receipt = send_now(gateway, OutgoingSms(TO, TEXT))
+    [listed] = fake.messages
+    assert (listed["status"], listed["date_sent"]) == ("queued", None)
+    found = _find(gateway, TO, TEXT, since)
+    assert found is not None and (found.provider_id, found.status) == (
+        receipt.provider_id,
+        "queued",
+    )
+    # One Twilio has sent since: found too, with its new status.
+    old = fake.add_message(
+        "+14185550999", TEXT, sender=SENDER, created_at=since - timedelta(seconds=300)
+    )
+    found = _find(gateway, "+14185550999", TEXT, since - timedelta(hours=1))
+    assert found is not None and (found.provider_id, found.status) == (old, "sent")
+
+
+def test_find_sent_reads_past_the_first_page(fake: FakeTwilio, make_gateway: MakeGateway) -> None:
+    gateway = make_gateway()
+    since = _now() - timedelta(hours=1)
+    target = fake.add_message(TO, TEXT, sender=SENDER, created_at=since + timedelta(seconds=1))
+    for i in range(LOG_PAGE_SIZE + 30):  # newer messages to the same number, other texts
+        fake.add_message(
+            TO, f"Avis {i}", sender=SENDER, created_at=since + timedelta(seconds=2, milliseconds=i)
+        )
+    found = _find(gateway, TO, TEXT, since)
+    assert found is not None and found.provider_id == target
+    assert fake.list_requests == 2
+    assert _lists(fake)[1]["PageToken"].startswith("PA")
+
+
+def test_find_sent_stops_at_the_first_message_older_than_since(
+    fake: FakeTwilio, make_gateway: MakeGateway
+) -> None:
+    gateway = make_gateway()
+    since = _now() - timedelta(hours=1)
+    for i in range(2 * LOG_PAGE_SIZE + 50):  # older than `since`, the same text
+        fake.add_message(TO, TEXT, sender=SENDER, created_at=since - timedelta(seconds=1 + i))
+    fake.add_message(TO, "Autre avis", sender=SENDER, created_at=since + timedelta(seconds=1))
+    assert _find(gateway, TO, TEXT, since) is None
+    assert fake.list_requests == 1  # newest first: nothing further down can be newer
+
+
+def test_find_sent_reads_at_most_ten_pages(fake: FakeTwilio, make_gateway: MakeGateway) -> None:
+    gateway = make_gateway()
+    since = _now() - timedelta(hours=1)
+    limit = LOG_MAX_PAGES * LOG_PAGE_SIZE
+    target = fake.add_message(TO, TEXT, sender=SENDER, created_at=since + timedelta(seconds=1))
+    for i in range(limit - 1):  # the target is the last message of the last page read
+        created = since + timedelta(seconds=2 + i)
+        fake.add_message(TO, f"Avis {i}", sender=SENDER, created_at=created)
+    found = _find(gateway, TO, TEXT, since)
+    assert found is not None and found.provider_id == target
+    assert fake.list_requests == LOG_MAX_PAGES
+
+    # One more newer message pushes it out of reach: an error, not a false "never sent".
+    fake.add_message(TO, "Avis de trop", sender=SENDER, created_at=since + timedelta(hours=1))
+    error = _find_error(gateway, since)
+    assert (error.kind, error.code) == (ErrorKind.OTHER, "log-too-long")
+    assert not error.retryable
+    assert "4185550123" not in str(error)
+    assert fake.list_requests - LOG_MAX_PAGES >= LOG_MAX_PAGES
+
+
+@pytest.mark.parametrize(
+    ("inject", "kind", "code", "status", "retry_after"),
+    [
+        pytest.param(
+            lambda f: f.fail_list_next(1, status=429, code=20429, retry_after=7),
+            ErrorKind.RETRYABLE,
+            "20429",
+            429,
+            7.0,
+            id="429",
+        ),
+        pytest.param(
+            lambda f: f.fail_list_next(1, status=503, code=None),
+            ErrorKind.RETRYABLE,
+            "http-503",
+            503,
+            None,
+            id="503",
+        ),
+    ],
+)
+def test_a_refused_log_request_is_a_classified_gateway_error(
+    fake: FakeTwilio,
+    make_gateway: MakeGateway,
+    inject: Callable[[FakeTwilio], None],
+    kind: ErrorKind,
+    code: str,
+    status: int,
+    retry_after: float | None,
+) -> None:
+    gateway = make_gateway()
+    since = _now()
+    sent = send_now(gateway, OutgoingSms(TO, TEXT))
+    inject(fake)
+    error = _find_error(gateway, since)
+    assert (error.kind, error.code, error.http_status) == (kind, code, status)
+    assert error.retry_after == retry_after
+    assert error.retryable and "4185550123" not in str(error)
+    assert error.__cause__ is None and error.__context__ is None
+    # The next look-up succeeds.
+    found = _find(gateway, TO, TEXT, since)
+    assert found is not None and found.provider_id == sent.provider_id
+
+
+def test_a_log_look_up_with_wrong_credentials_says_so(
+    fake: FakeTwilio, make_gateway: MakeGateway
+) -> None:
+    wrong = "f" * 32
+    error = _find_error(make_gateway(auth_token=wrong), _now())
+    assert (error.kind, error.code, error.http_status) == (ErrorKind.OTHER, "20003", 401)
+    assert "credentials" in str(error)
+    shown = "".join(traceback.format_exception(error)) + repr(vars(error))
+    assert wrong not in shown and fake.auth_token not in shown
+    assert fake.list_requests == 1
 
 
 class _CallbackSink(ThreadingHTTPServer):

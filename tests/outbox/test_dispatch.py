@@ -6,7 +6,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, update
@@ -202,70 +201,6 @@ def test_the_rate_limit_holds_in_segments_per_second(settings: Settings, fake: F
     assert len(times) == 16
     burst, grant = rate * 0.25, rate * 0.1
     assert _most_in_one_second(times) * 2 <= _allowed_in_one_second(rate, burst, grant), times
-
-
-def test_leases_of_a_dead_worker_are_resent_and_counted_uncertain(
-    dispatch_town: tuple[Services, int], fake: FakeTwilio
-) -> None:
-    services, zone = dispatch_town
-    bulk_subscribers(services, range(5), zone)
-    alert_id = _alert(services)
-    past = services.clock() - timedelta(seconds=1)
-    with services.session() as session:  # a worker died: two rows mid-request, two reserved
-        ids = list(session.execute(select(Delivery.id).order_by(Delivery.id)).scalars())
-        session.execute(
-            update(Delivery)
-            .where(Delivery.id.in_(ids[:2]))
-            .values(state="sending", lease_owner="dead", lease_until=past, attempts=1)
-        )
-        session.execute(
-            update(Delivery)
-            .where(Delivery.id.in_(ids[2:4]))
-            .values(lease_owner="dead", lease_until=past)
-        )
-    report = run_worker(services, until_idle=True)
-    assert report.uncertain == 2 and report.sent == 5
-    status = alert_status(services, alert_id)
-    assert status["uncertain"] == 2 and status["deliveries"]["sent"] == 5
-
-
-def test_at_most_once_marks_lost_sends_unknown(settings: Settings, fake: FakeTwilio) -> None:
-    services = twilio_services(settings, fake, **{"dispatch.on_expired_lease": "mark_unknown"})
-    zone = import_demo_zones(services)["Saint-Éloi"]
-    bulk_subscribers(services, range(3), zone)
-    alert_id = _alert(services)
-    with services.session() as session:
-        first = session.execute(select(Delivery.id).order_by(Delivery.id).limit(1)).scalar_one()
-        session.execute(
-            update(Delivery)
-            .where(Delivery.id == first)
-            .values(state="sending", lease_owner="dead", lease_until=services.clock())
-        )
-    report = run_worker(services, until_idle=True)
-    services.close()
-    assert (report.uncertain, report.sent) == (1, 2)
-    assert fake.count_to(phone(0)) == 0
-    status = alert_status(services, alert_id)
-    assert status["deliveries"]["unknown"] == 1 and status["state"] == "done"
-
-
-def test_a_timeout_is_retried_and_reported_as_a_possible_duplicate(
-    settings: Settings, fake: FakeTwilio
-) -> None:
-    services = twilio_services(settings, fake, timeout=0.3)
-    zone = import_demo_zones(services)["Saint-Éloi"]
-    bulk_subscribers(services, range(1), zone)
-    alert_id = _alert(services)
-    fake.hang_next(1, 0.6)
-    report = run_worker(services, until_idle=True)
-    services.close()
-    assert report.sent == 1 and report.retried == 1
-    status = alert_status(services, alert_id)
-    assert status["uncertain"] == 1
-    deadline = time.monotonic() + 5
-    while fake.count_to(phone(0)) < 2 and time.monotonic() < deadline:
-        time.sleep(0.02)  # the hung request is accepted late, as Twilio may do
-    assert fake.count_to(phone(0)) == 2
 
 
 def test_bad_credentials_stop_the_worker_and_leave_the_queue_intact(

@@ -455,13 +455,17 @@ class FakeTwilio:
 
         now = datetime.now(UTC)
         with self._lock:
-            order = sorted(
-                self._messages,
-                key=lambda sid: (self._stored[sid].created_at, self._stored[sid].seq),
-                reverse=True,
-            )
-            keys = {sid: (self._stored[sid].created_at, self._stored[sid].seq) for sid in order}
-            matching = [v for v in (self._view(sid, now) for sid in order) if _matches(v, query)]
+            keys = {sid: (s.created_at, s.seq) for sid, s in self._stored.items()}
+            # To and From never change: filter on them before building views of the rest.
+            candidates = [
+                sid
+                for sid, m in self._messages.items()
+                if (query.to is None or m["to"] == query.to)
+                and (query.sender is None or m["from"] == query.sender)
+            ]
+            candidates.sort(key=keys.__getitem__, reverse=True)
+            views = (self._view(sid, now) for sid in candidates)
+            matching = [view for view in views if _matches(view, query)]
 
         size = query.page_size
         if query.token is None:
