@@ -367,6 +367,7 @@ class Dispatcher:
                 with self._lock:
                     self.report.looked_up += done.looked_up
                     self.report.reconciled += done.found
+                    self.report.failed += done.failed
                     self.report.unknown += done.unknown
                 if done.looked_up >= self.reconciler.batch:
                     continue  # more are waiting

@@ -27,7 +27,7 @@ from sqlmodel import Session, col
 from alerts.core.phones import mask_phone
 from alerts.gateways.gateway import ErrorKind, GatewayError, MessageLog, SendReceipt
 from alerts.outbox.outbox import retrying
-from alerts.outbox.send_outcomes import retry_delay
+from alerts.outbox.send_outcomes import is_systemic, retry_delay
 from alerts.storage.models import Alert, Delivery, Subscriber, table_of
 from alerts.wiring import Services
 
@@ -67,6 +67,7 @@ class ReconcileTally:
     looked_up: int = 0  # deliveries looked up in the log
     found: int = 0  # already sent: recorded, not sent again
     requeued: int = 0  # not in the log: back to the queue
+    failed: int = 0  # not in the log, and no attempt left
     postponed: int = 0  # the look-up failed: tried again later
     unknown: int = 0  # the look-ups kept failing: marked unknown
     reasons: list[str] = field(default_factory=list)
@@ -75,6 +76,7 @@ class ReconcileTally:
         self.looked_up += other.looked_up
         self.found += other.found
         self.requeued += other.requeued
+        self.failed += other.failed
         self.postponed += other.postponed
         self.unknown += other.unknown
         self.reasons = (self.reasons + other.reasons)[-5:]
@@ -111,7 +113,9 @@ class UncertainDeliveries:
                     phone=row.phone,
                     body=bodies[row.alert_id].get(row.lang) or bodies[row.alert_id]["fr"],
                     since=since[row.id],
-                    exclude=frozenset(known.get(row.subscriber_id, ())) - {row.provider_id or ""},
+                    # Its own earlier message (before a redelivery) is not this attempt's.
+                    exclude=frozenset(known.get(row.subscriber_id, ()))
+                    | ({row.provider_id} if row.provider_id else set()),
                     checks=row.checks,
                 )
                 for row in rows
@@ -123,14 +127,18 @@ class UncertainDeliveries:
         with self.services.session() as session:
             now = self.services.clock()
             connection = session.connection()
-            checks = dict(
-                connection.execute(
-                    select(_TABLE.c.id, _TABLE.c.checks).where(
+            rows = {
+                row.id: row
+                for row in connection.execute(
+                    select(_TABLE.c.id, _TABLE.c.checks, _TABLE.c.attempts).where(
                         _TABLE.c.id.in_([v.delivery_id for v in verdicts])
                     )
-                ).all()
-            )
+                )
+            }
             for verdict in verdicts:
+                row = rows.get(verdict.delivery_id)
+                if row is None:
+                    continue  # deleted with its alert meanwhile
                 params = {"b_id": verdict.delivery_id, "b_owner": self.owner, "b_now": now}
                 if verdict.found is not None:
                     connection.execute(
@@ -142,11 +150,18 @@ class UncertainDeliveries:
                         },
                     )
                     tally.found += 1
+                elif verdict.error is None and row.attempts >= self._settings.max_attempts:
+                    # Not sent, and every attempt used (timeouts each time): give up.
+                    reason = f"gave up after {row.attempts} attempts: no answer from the provider"
+                    connection.execute(_GIVE_UP, {**params, "b_reason": reason})
+                    tally.failed += 1
                 elif verdict.error is None:
                     connection.execute(_REQUEUE, params)
                     tally.requeued += 1
                 else:
-                    failures = checks.get(verdict.delivery_id, 0) + 1
+                    # An account problem (bad credentials) is not this delivery's: look it up
+                    # again later without counting the failure against it.
+                    failures = row.checks + (0 if is_systemic(verdict.error) else 1)
                     reason = f"cannot look it up in the provider's log: {verdict.error}"
                     reason = reason[:_ERROR_TEXT]
                     tally.reasons.append(reason)
@@ -161,7 +176,8 @@ class UncertainDeliveries:
                         )
                         later = now + timedelta(seconds=delay)
                         connection.execute(
-                            _POSTPONE, {**params, "b_reason": reason, "b_later": later}
+                            _POSTPONE,
+                            {**params, "b_reason": reason, "b_later": later, "b_checks": failures},
                         )
                         tally.postponed += 1
         return tally
@@ -291,10 +307,21 @@ _POSTPONE = (
     update(_TABLE)
     .where(*_HELD, _OURS)
     .values(
-        checks=_TABLE.c.checks + 1,
+        checks=bindparam("b_checks"),
         error_message=bindparam("b_reason"),
         lease_owner=None,
         lease_until=bindparam("b_later"),  # looked up again once this "lease" expires
+    )
+)
+_GIVE_UP = (
+    update(_TABLE)
+    .where(*_HELD, _OURS)
+    .values(
+        state="failed",
+        error_message=bindparam("b_reason"),
+        finished_at=bindparam("b_now"),
+        lease_owner=None,
+        lease_until=None,
     )
 )
 _UNKNOWN = (

@@ -194,6 +194,40 @@ def test_a_log_that_cannot_be_read_leaves_the_delivery_unknown_with_the_reason(
     assert count == 1 and "provider's log" in reason and "503" in reason
 
 
+def test_an_account_error_on_the_log_does_not_count_against_the_delivery(
+    settings: Settings, fake: FakeTwilio
+) -> None:
+    services = twilio_services(settings, fake, **{"dispatch.reconcile_attempts": 2})
+    bulk_subscribers(services, range(1), import_demo_zones(services)["Saint-Éloi"])
+    alert_id = _alert(services)
+    _die_mid_request(services, 1)
+    fake.add_message(
+        phone(0), TEXT, sender=SENDER, created_at=services.clock() - timedelta(seconds=5)
+    )
+    fake.fail_list_next(3, status=401, code=20003)  # credentials being rotated, say
+    report = run_worker(services, until_idle=True)
+    services.close()
+    assert fake.list_requests == 4
+    assert (report.reconciled, report.unknown) == (1, 0)
+    assert fake.count_to(phone(0)) == 1
+    assert alert_status(services, alert_id)["deliveries"]["sent"] == 1
+
+
+def test_a_delivery_whose_attempts_are_spent_fails_instead_of_looping(
+    settings: Settings, fake: FakeTwilio
+) -> None:
+    services = twilio_services(settings, fake, **{"dispatch.max_attempts": 1})
+    bulk_subscribers(services, range(1), import_demo_zones(services)["Saint-Éloi"])
+    alert_id = _alert(services)
+    _die_mid_request(services, 1)  # its one attempt was the lost one; the log has nothing
+    report = run_worker(services, until_idle=True)
+    services.close()
+    assert (report.looked_up, report.failed, report.sent) == (1, 1, 0)
+    assert fake.count_to(phone(0)) == 0
+    status = alert_status(services, alert_id)
+    assert status["deliveries"]["failed"] == 1 and status["state"] == "done"
+
+
 def test_a_timed_out_send_is_looked_up_not_resent(settings: Settings, fake: FakeTwilio) -> None:
     services = twilio_services(settings, fake, timeout=0.3)
     bulk_subscribers(services, range(1), import_demo_zones(services)["Saint-Éloi"])
