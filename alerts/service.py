@@ -93,6 +93,7 @@ class ServiceProcess:
         import uvicorn
 
         from alerts.web.app import create_app
+        from alerts.web.server_protocol import BoundedHttpToolsProtocol
 
         config = uvicorn.Config(
             create_app(self.services),
@@ -100,6 +101,7 @@ class ServiceProcess:
             port=self.roles.port,
             log_level="warning",
             access_log=False,
+            http=BoundedHttpToolsProtocol,  # httptools, with a bound on a request's head
         )
         uvicorn.Server(config).run()  # handles SIGINT/SIGTERM itself
 

@@ -6,7 +6,9 @@ import logging
 
 import typer
 
-from alerts.commands.context import console, services
+from alerts.commands.context import console, services, state
+from alerts.config import Settings
+from alerts.errors import ConfigError
 from alerts.service import Roles, ServiceProcess
 
 
@@ -19,6 +21,8 @@ def serve(
     workers: int = typer.Option(1, "--workers", min=0, help="Dispatch workers (0: none)."),
 ) -> None:
     """Serve the webhooks and the public pages, run the scheduler and send the outbox."""
+    if not no_web:
+        check_webhook_address(state(ctx).settings)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -34,3 +38,16 @@ def serve(
     ]
     console.print("alerts serve: " + ", ".join(part for part in parts if part))
     ServiceProcess(wired, roles).run()
+
+
+def check_webhook_address(settings: Settings) -> None:
+    """ConfigError when Twilio's webhooks would be served without the public address it signs.
+
+    Without it a signature is checked against whatever host the request names, so a request
+    signed for another address of the same account would pass.
+    """
+    if settings.gateway.kind == "twilio" and not settings.service.public_url:
+        raise ConfigError(
+            "config: service.public_url is required to serve Twilio's webhooks with the twilio "
+            "gateway (set ALERTS_PUBLIC_URL to the address Twilio calls, e.g. https://alerts.example.ca)"
+        )

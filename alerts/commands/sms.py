@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 
 from alerts.commands.context import JSON_OPTION, console, print_json, print_json_line, services
-from alerts.errors import InvalidInput, UsageError
+from alerts.errors import AlertsError, InvalidInput, UsageError
 from alerts.sms.conversation import handle_inbound
 from alerts.sms.turn import InboundSms, TurnOutcome
 from alerts.wiring import Services
@@ -34,11 +34,21 @@ def receive(
     if batch is not None:
         if sender or body:
             raise UsageError("--batch takes no --from or message text")
-        for message in _batch(batch):
+        for number, message in _batch(batch):
             if isinstance(message, str):
-                print_json_line({"reply": None, "action": "error", "error": message})
+                print_json_line(_error(number, message))
                 continue
-            print_json_line(_shape(handle_inbound(wired, message)))
+            try:
+                outcome = handle_inbound(wired, message)
+            except AlertsError as exc:
+                print_json_line(_error(number, str(exc)))
+                continue
+            except Exception as exc:
+                # One line failing (the database refused it) does not stop the others. Its
+                # message is not shown: a database error may quote the number or the text.
+                print_json_line(_error(number, f"failed ({type(exc).__name__})"))
+                continue
+            print_json_line(_shape(outcome))
         return
     if not sender or not body:
         raise UsageError("give --from PHONE and the message text (or --batch FILE)")
@@ -58,12 +68,16 @@ def _shape(outcome: TurnOutcome) -> dict[str, object]:
     return {"reply": outcome.reply, "action": outcome.action}
 
 
+def _error(number: int, problem: str) -> dict[str, object]:
+    return {"reply": None, "action": "error", "line": number, "error": f"line {number}: {problem}"}
+
+
 def _local_sid() -> str:
     return "SMcli" + uuid.uuid4().hex[:27]
 
 
-def _batch(path: Path) -> Iterator[InboundSms | str]:
-    """Messages of a JSON-lines file, or a one-line problem for a line that is not one."""
+def _batch(path: Path) -> Iterator[tuple[int, InboundSms | str]]:
+    """Line numbers with their message, or a one-line problem for a line that is not one."""
     try:
         handle = path.open(encoding="utf-8")
     except OSError as exc:
@@ -74,10 +88,12 @@ def _batch(path: Path) -> Iterator[InboundSms | str]:
                 continue
             try:
                 record = json.loads(line)
-                yield InboundSms(
+                message = InboundSms(
                     sender=str(record["from"]),
                     body=str(record.get("body", "")),
                     message_sid=str(record.get("sid") or _local_sid()),
                 )
             except (ValueError, KeyError, TypeError, AttributeError):
-                yield f"line {number}: expected a JSON object with 'from' and 'body'"
+                yield number, "expected a JSON object with 'from' and 'body'"
+                continue
+            yield number, message

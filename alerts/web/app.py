@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from sqlalchemy import text
 
 from alerts.public.cap import cap_router
@@ -17,15 +19,52 @@ from alerts.web.webhooks import webhooks_router
 from alerts.wiring import Services
 
 log = logging.getLogger(__name__)
+# The largest id a table holds (PostgreSQL's integer; SQLite's go further): a path naming a
+# larger number names nothing, and must not reach a query that cannot bind it.
+MAX_ID = 2**31 - 1
+
+
+class OutOfRange(Exception):
+    """A path names a number no row can have."""
+
+
+async def ids_in_range(request: Request) -> None:
+    """OutOfRange (404) for a path parameter of digits beyond MAX_ID."""
+    for value in request.path_params.values():
+        digits = str(value).lstrip("+-")
+        if digits.isascii() and digits.isdigit() and (len(digits) > 10 or int(digits) > MAX_ID):
+            raise OutOfRange
 
 
 def create_app(services: Services) -> FastAPI:
     """The FastAPI app serving the webhooks, health and public routes for these services."""
-    app = FastAPI(title="Neighbourhood SMS alerts", docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="Neighbourhood SMS alerts",
+        docs_url=None,
+        redoc_url=None,
+        # async: a plain function would cost every request a trip through the thread pool.
+        dependencies=[Depends(ids_in_range)],
+    )
+
+    @app.exception_handler(OutOfRange)
+    async def out_of_range(request: Request, exc: OutOfRange) -> Response:
+        return _not_found()
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        # /alerts/abc.cap.xml names no alert: a 404, like an id that is not there.
+        if exc.errors() and all(error["loc"][:1] == ("path",) for error in exc.errors()):
+            return _not_found()
+        return await request_validation_exception_handler(request, exc)
+
     app.include_router(webhooks_router(services))
     app.include_router(health_router(services))
     include_public_routes(app, services)
     return app
+
+
+def _not_found() -> Response:
+    return Response("not found\n", status_code=404, media_type="text/plain")
 
 
 def health_router(services: Services) -> APIRouter:

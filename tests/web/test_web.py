@@ -1,10 +1,12 @@
-"""The webhook: Twilio signatures, TwiML answers, idempotency, and a real served process."""
+"""The webhook: Twilio signatures, TwiML answers, idempotency, a fuzzed webhook, and a real
+served process."""
 
 from __future__ import annotations
 
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from urllib.parse import urlencode
 
 import httpx2
 import pytest
@@ -130,7 +132,12 @@ def test_without_an_auth_token_everything_is_refused(settings: Settings) -> None
 
 
 def test_status_callbacks_are_signed_and_stored(client: TestClient, app_services: Services) -> None:
-    fields = {"MessageSid": "SM" + "b" * 32, "MessageStatus": "delivered", "To": "+14185550123"}
+    fields = {
+        "AccountSid": "AC" + "0" * 32,
+        "MessageSid": "SM" + "b" * 32,
+        "MessageStatus": "delivered",
+        "To": "+14185550123",
+    }
     assert client.post("/sms/status", data=fields).status_code == 403
     response = client.post("/sms/status", data=fields, headers=signed("/sms/status", fields))
     assert response.status_code in (200, 204)
@@ -143,24 +150,70 @@ def test_health(client: TestClient) -> None:
     assert client.get("/health").json() == {"status": "ok"}
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def _with_nuls(value: str, at: list[int]) -> str:
+    for position in sorted(at, reverse=True):
+        index = position % (len(value) + 1)
+        value = value[:index] + "\x00" + value[index:]
+    return value
+
+
+def _shifted(fields: dict[str, str]) -> dict[str, str]:
+    """The same signed request with its boundaries moved: NumMedia dropped, its name and value
+    appended to MessageSid (Twilio's signature joins names and values without separators)."""
+    moved = {k: v for k, v in fields.items() if k != "NumMedia"}
+    moved["MessageSid"] = fields["MessageSid"] + "NumMedia" + fields["NumMedia"]
+    return moved
+
+
+# How each kind of request is sent, and what it must get: TwiML, or a refusal changing nothing.
+_KINDS = ["form", "nul", "chunked", "multipart", "shifted"]
+
+
 @hypothesis_settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     body=st.text(max_size=2000),
     sender=st.sampled_from(["+14185550123", "+14185550124", "garbage", ""]),
+    kind=st.sampled_from(_KINDS),
+    nuls=st.lists(st.integers(min_value=0), min_size=1, max_size=5),
 )
-def test_any_body_gets_valid_twiml(
-    client: TestClient, app_services: Services, body: str, sender: str
+def test_any_request_gets_valid_twiml_or_a_clean_refusal(
+    client: TestClient, app_services: Services, body: str, sender: str, kind: str, nuls: list[int]
 ) -> None:
-    body = body.replace("\x00", "")  # form encoding cannot carry NUL; Twilio never sends one
+    if kind == "nul":  # NUL anywhere in the text and the number: PostgreSQL cannot store it
+        body, sender = _with_nuls(body, nuls), _with_nuls(sender, nuls[:1])
     fields = inbound_fields(body, sender=sender)
-    messages = twiml_messages(post(client, fields))
+    headers = signed("/sms/inbound", fields)
+    before = _counts(app_services)
+    if kind == "chunked":
+        encoded = urlencode(fields).encode()
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+        response = client.post("/sms/inbound", content=iter([encoded]), headers=headers)
+        expected = 411
+    elif kind == "multipart":
+        response = client.post("/sms/inbound", data=fields, files={"f": b"x"}, headers=headers)
+        expected = 415
+    elif kind == "shifted":
+        response = post(client, _shifted(fields), headers)
+        expected = 400
+    else:
+        response = post(client, fields, headers)
+        expected = 400 if len(body) > 1600 else 200
+    assert response.status_code == expected
+    if expected != 200:
+        assert _counts(app_services) == before
+        return
+    messages = twiml_messages(response)
     assert len(messages) <= 1
     # The webhook turns a crash into an apology; here no text may cause one.
     replies = app_services.replies
     assert not set(messages) & {replies.text("fr", "error"), replies.text("en", "error")}
+    with app_services.session(read_only=True) as session:
+        stored = session.exec(
+            select(InboundMessage).where(InboundMessage.message_sid == fields["MessageSid"])
+        ).one()
+    assert "\x00" not in stored.body + stored.from_phone
 
 
 def test_alerts_serve_answers_a_real_signed_request(tmp_path: Path) -> None:
