@@ -17,6 +17,7 @@ from alerts.commands import serve as serve_commands
 from alerts.commands import sms as sms_commands
 from alerts.commands import subscribers as subscriber_commands
 from alerts.commands import zones as zone_commands
+from alerts.commands.console_text import without_controls
 from alerts.commands.context import CliState
 from alerts.errors import AlertsError
 from zones.errors import ZoneError
@@ -92,7 +93,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _fail(message: str, code: int) -> int:
-    sys.stderr.write(" ".join(message.split()) + "\n")
+    # One line, and no control character from data (a zone name in a suggestion, say).
+    sys.stderr.write(" ".join(without_controls(message).split()) + "\n")
     return code
 
 

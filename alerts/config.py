@@ -205,6 +205,8 @@ class ZonesSettings(_Section):
 
     snap_meters: float = Field(default=50.0, ge=0, le=5000)
     aliases: dict[str, str] = Field(default_factory=dict)
+    # The largest layer or address file read (bytes), from a path or a URL alike.
+    max_layer_bytes: int = Field(default=200_000_000, ge=1)
     online_geocoder: bool = False
     nominatim_url: str = "https://nominatim.openstreetmap.org"
     nominatim_user_agent: str = "neighbourhood-alerts"

@@ -144,7 +144,11 @@ _LEADING = re.compile(
     r"(?:\s*[-–]\s*\d{1,6}[A-Za-z]?)?[\s,]+(.+)$"
 )
 _TRAILING = re.compile(r"^(.+?)[\s,]+(\d{1,6})(?:\s*-?\s*([A-Za-z]))?\s*$")
-_LEADING_ORDINAL = re.compile(r"^\s*\d+\s*(?:e|er|re|eme|ème|ieme|ième|nd|rd|th|st)\b", re.I)
+# A text opening on an ordinal street has no civic number ("76e Rue", "3 e Avenue", "1st
+# Ave"). "st" counts only when written onto the number: "12 St-Jean" is 12 rue Saint-Jean.
+_LEADING_ORDINAL = re.compile(
+    r"^\s*\d+(?:\s*(?:e|er|re|eme|ème|ieme|ième|nd|rd|th)|st)\b", re.IGNORECASE
+)
 CIVIC = re.compile(r"^\s*(\d{1,6})\s*(?:-?\s*([A-Za-z])\b)?")
 
 

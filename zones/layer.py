@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -16,7 +17,7 @@ from shapely.geometry.base import BaseGeometry
 
 from zones.errors import AmbiguousZone, LayerError, UnknownZone
 from zones.grid import FAR, CellGrid
-from zones.layer_file import LoadReport, parse_json, read_json_file, read_layer
+from zones.layer_file import MAX_LAYER_BYTES, LoadReport, parse_json, read_json_file, read_layer
 from zones.names import ZoneNames, slugify
 from zones.projection import LocalProjection, area_km2, degrees_spanning
 
@@ -92,9 +93,10 @@ class ZoneLayer:
         crs: str | None = None,
         snap_meters: float = 50.0,
         aliases: dict[str, str] | None = None,
+        max_bytes: int = MAX_LAYER_BYTES,
     ) -> ZoneLayer:
-        """Load a GeoJSON layer from a local file."""
-        obj, source = read_json_file(path)
+        """Load a GeoJSON layer from a local file of at most `max_bytes`."""
+        obj, source = read_json_file(path, max_bytes)
         return cls.from_geojson(obj, name_field, crs, source, snap_meters, aliases)
 
     @classmethod
@@ -110,10 +112,13 @@ class ZoneLayer:
         """Load a layer from a parsed GeoJSON object, or from its bytes or text."""
         obj = (
             parse_json(obj_or_bytes, source)
-            if isinstance(obj_or_bytes, str | bytes)
+            if isinstance(obj_or_bytes, str | bytes | bytearray)
             else obj_or_bytes
         )
-        pairs, report = read_layer(obj, name_field, crs, source)
+        try:
+            pairs, report = read_layer(obj, name_field, crs, source)
+        except RecursionError:  # a name or crs member nested hundreds deep, printed or copied
+            raise LayerError(f"{source}: not a zone layer (nested too deeply)") from None
         return cls(pairs, snap_meters, report=report, source=source, aliases=aliases)
 
     def __len__(self) -> int:
@@ -257,3 +262,109 @@ class ZoneLayer:
             for name, slugs in seen.items()
             if len(slugs) > 1
         ]
+
+
+# A zone under another name is the same zone renamed when the two outlines overlap this much
+# (the area they share over the area they cover together).
+RENAME_OVERLAP = 0.9
+
+
+@dataclass(frozen=True)
+class ZonePairing:
+    """Which zone of an earlier layer each zone of a new one continues (None: a new zone)."""
+
+    previous: tuple[int | None, ...]
+    removed: tuple[int, ...]  # earlier zones that no new zone continues
+    reshaped: tuple[int, ...]  # new zones continuing one of the same name with another outline
+    renamed: tuple[int, ...]  # new zones continuing one of another name
+
+    @property
+    def added(self) -> tuple[int, ...]:
+        """The new zones that continue none."""
+        return tuple(index for index, old in enumerate(self.previous) if old is None)
+
+
+def pair_zones(earlier: list[tuple[str, BaseGeometry]], layer: ZoneLayer) -> ZonePairing:
+    """Match a new layer's zones to an earlier layer's by name and position.
+
+    In turn: the same name and outline; the same name (several zones of one name pair by
+    overlap, then by nearness); another name on an outline overlapping by RENAME_OVERLAP.
+    Names may repeat in a layer, so a name alone cannot say which zone is which: a file
+    imported again continues every zone it holds, one for one.
+    """
+    previous: list[int | None] = [None] * len(layer.zones)
+    free = set(range(len(earlier)))
+    by_outline: dict[tuple[str, bytes], list[int]] = {}
+    for index, (name, geometry) in enumerate(earlier):
+        by_outline.setdefault((name, _outline_key(geometry)), []).append(index)
+    for zone in layer.zones:
+        same = by_outline.get((zone.name, _outline_key(zone.geometry)))
+        if same:
+            old = same.pop(0)
+            previous[zone.index] = old
+            free.discard(old)
+    reshaped: list[int] = []
+    old_named: dict[str, list[int]] = {}
+    for index in sorted(free):
+        old_named.setdefault(earlier[index][0], []).append(index)
+    for zone in layer.zones:
+        if previous[zone.index] is None and old_named.get(zone.name):
+            olds = old_named[zone.name]
+            named = [
+                z.index for z in layer.zones if z.name == zone.name and previous[z.index] is None
+            ]
+            for new, old in _closest_pairs(named, olds, layer, earlier, minimum=None):
+                previous[new] = old
+                free.discard(old)
+                reshaped.append(new)
+            olds.clear()
+    news = [z.index for z in layer.zones if previous[z.index] is None]
+    renamed = []
+    for new, old in _closest_pairs(news, sorted(free), layer, earlier, minimum=RENAME_OVERLAP):
+        previous[new] = old
+        free.discard(old)
+        renamed.append(new)
+    return ZonePairing(tuple(previous), tuple(sorted(free)), tuple(reshaped), tuple(renamed))
+
+
+def _outline_key(geometry: BaseGeometry) -> bytes:
+    """The same for the same outline, whatever the ring order, orientation or start."""
+    return hashlib.blake2b(shapely.to_wkb(shapely.normalize(geometry)), digest_size=16).digest()
+
+
+def _closest_pairs(
+    news: list[int],
+    olds: list[int],
+    layer: ZoneLayer,
+    earlier: list[tuple[str, BaseGeometry]],
+    minimum: float | None,
+) -> list[tuple[int, int]]:
+    """Pairs (new, old), each zone in one pair at most, the most overlapping first, then the
+    nearest; with a `minimum` overlap, only pairs reaching it (else every zone finds one)."""
+    if not news or not olds:
+        return []
+    old_geoms = np.array([earlier[i][1] for i in olds], dtype=object)
+    new_geoms = np.array([layer.zones[j].geometry for j in news], dtype=object)
+    if minimum is None:  # every pair: the zones of one name, a handful
+        grid = np.indices((len(news), len(olds))).reshape(2, -1)
+        new_at, old_at = grid[0], grid[1]
+    else:  # only outlines whose boxes meet can overlap
+        new_at, old_at = shapely.STRtree(old_geoms).query(new_geoms, predicate="intersects")
+    a, b = new_geoms[new_at], old_geoms[old_at]
+    shared = shapely.area(shapely.intersection(a, b))
+    union = shapely.area(a) + shapely.area(b) - shared
+    overlap = np.divide(shared, union, out=np.zeros_like(shared), where=union > 0)
+    apart = shapely.distance(shapely.centroid(a), shapely.centroid(b))
+    taken_new: set[int] = set()
+    taken_old: set[int] = set()
+    pairs: list[tuple[int, int]] = []
+    for k in np.lexsort((old_at, new_at, apart, -overlap)).tolist():
+        new, old = news[int(new_at[k])], olds[int(old_at[k])]
+        if new in taken_new or old in taken_old:
+            continue
+        if minimum is not None and overlap[k] < minimum:
+            break
+        taken_new.add(new)
+        taken_old.add(old)
+        pairs.append((new, old))
+    return pairs

@@ -7,7 +7,7 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import shapely
@@ -17,6 +17,7 @@ from shapely.geometry import Polygon, shape
 from shapely.geometry.base import BaseGeometry
 
 from zones.errors import LayerError
+from zones.names import clean_name
 from zones.projection import LONLAT
 
 # Name fields seen in municipal open data, most specific first; compared case- and
@@ -41,6 +42,9 @@ NAME_FIELDS = (
     "title",
 )
 POLYGONAL = ("Polygon", "MultiPolygon")
+# The largest layer read unless the caller says otherwise (the service's zones.max_layer_bytes).
+MAX_LAYER_BYTES = 200_000_000
+_PIECE_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -54,11 +58,13 @@ class LoadReport:
     warnings: list[str] = field(default_factory=list)
 
 
-def read_json_file(path: str | Path) -> tuple[Any, str]:
-    """Read and parse a JSON document from a local file; returns it and its source."""
+def read_json_file(path: str | Path, max_bytes: int = MAX_LAYER_BYTES) -> tuple[Any, str]:
+    """Read and parse a JSON document from a local file of at most `max_bytes`; returns it
+    and its source."""
     source = str(path)
     try:
-        raw = Path(source).read_bytes()
+        with open(source, "rb") as handle:
+            raw = read_bounded(handle, max_bytes, source)
     except FileNotFoundError as exc:
         raise LayerError(f"cannot read {source}: no such file") from exc
     except OSError as exc:
@@ -66,7 +72,36 @@ def read_json_file(path: str | Path) -> tuple[Any, str]:
     return parse_json(raw, source), source
 
 
-def parse_json(raw: bytes | str, source: str) -> Any:
+class Readable(Protocol):
+    """A binary stream: a file, an HTTP response."""
+
+    def read(self, size: int, /) -> bytes: ...
+
+
+def read_bounded(stream: Readable, max_bytes: int, source: str) -> bytearray:
+    """Everything a stream holds, read piece by piece, or LayerError past `max_bytes`.
+
+    A device (/dev/zero), a pipe or a server that never stops would otherwise grow the
+    process until the kernel kills it: reading stops one piece after the limit.
+    """
+    data = bytearray()
+    while True:
+        piece = stream.read(min(_PIECE_BYTES, max_bytes + 1 - len(data)))
+        if not piece:
+            return data
+        data += piece
+        if len(data) > max_bytes:
+            raise too_large(source, max_bytes)
+
+
+def too_large(source: str, max_bytes: int) -> LayerError:
+    """The error for a layer past the size limit, naming the setting that raises it."""
+    return LayerError(
+        f"{source}: larger than {max_bytes:,} bytes; raise zones.max_layer_bytes to read it"
+    )
+
+
+def parse_json(raw: bytes | bytearray | str, source: str) -> Any:
     """Parse JSON text, turning decoder errors into a LayerError that names the source."""
     try:
         return json.loads(raw)
@@ -76,6 +111,10 @@ def parse_json(raw: bytes | str, source: str) -> Any:
         ) from exc
     except UnicodeDecodeError as exc:
         raise LayerError(f"{source}: not valid JSON (not UTF-8 text)") from exc
+    except RecursionError as exc:  # [[[[... deeper than the interpreter's stack
+        raise LayerError(f"{source}: not a zone layer (JSON nested too deeply)") from exc
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise LayerError(f"{source}: not valid JSON ({str(exc).splitlines()[0]})") from exc
 
 
 def read_layer(
@@ -173,7 +212,8 @@ def _feature_name(
     feature: dict[str, Any], field_name: str, number: int, warnings: list[str]
 ) -> str:
     value = (feature.get("properties") or {}).get(field_name)
-    name = " ".join(str(value).split()) if value is not None else ""
+    # A name is data: printed on terminals, written into XML feeds and SMS replies.
+    name = clean_name(str(value)) if value is not None else ""
     if not name:
         name = f"Zone {number}"
         warnings.append(f"feature {number} has no {field_name}: named '{name}'")

@@ -15,6 +15,10 @@ _WORD = re.compile(r"[a-z0-9]+")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 _SAINTS = {"st": "saint", "ste": "sainte", "sts": "saints", "stes": "saintes"}
 _MIN_PREFIX = 3  # shorter fragments ("le", "st") would match half the city
+# What a name must not hold once whitespace is spaces: C0 controls, DEL, C1 controls (both
+# illegal in XML 1.0 even escaped, and ESC or BEL drive a terminal), lone surrogates (no UTF-8
+# can carry them) and the two noncharacters XML also refuses.
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 
 
 def fold(text: str) -> str:
@@ -33,6 +37,11 @@ def name_words(text: str) -> list[str]:
 def normalize_name(text: str) -> str:
     """Canonical comparison key: folded words joined by single spaces ("saint roch")."""
     return " ".join(name_words(text))
+
+
+def clean_name(text: str) -> str:
+    """A name as plain data: runs of whitespace one space, control characters dropped."""
+    return " ".join(_CONTROLS.sub("", " ".join(text.split())).split())
 
 
 def slugify(text: str) -> str:

@@ -15,7 +15,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from alerts.clock import recurring
-from alerts.commands.context import JSON_OPTION, console, print_json, services, state
+from alerts.commands.console_text import plain
+from alerts.commands.context import (
+    JSON_OPTION,
+    console,
+    id_argument,
+    print_json,
+    services,
+    state,
+)
 from alerts.core.composition import LANGS, MessageSpec, describe_duration, parse_variables
 from alerts.core.local_time import format_local
 from alerts.outbox.dispatch import DispatchReport, ProgressCallback, run_worker
@@ -24,6 +32,10 @@ from alerts.sending.targeting import TargetSpec
 from alerts.wiring import Services
 
 _KIND_HELP = "snow, radar or info (info reaches every active subscriber)."
+# Alert ids are 32-bit integers in the database: a larger one names no alert, and the
+# database driver would refuse to bind it (an internal error, not a usage one).
+MAX_ALERT_ID = 2**31 - 1
+MAX_HISTORY = 100_000
 
 
 def send(
@@ -65,7 +77,7 @@ def send(
         if as_json:
             print_json(made)
         else:
-            console.print(f"Recurring alert {made['id']} armed: {made['schedule']}.")
+            console.print(f"Recurring alert {made['id']} armed: {plain(made['schedule'])}.")
         return
     draft = sending.prepare_alert(wired, request)
     if not as_json:
@@ -90,7 +102,8 @@ def send(
         else ""
     )
     console.print(
-        f"Alert {queued.alert_id} {queued.state}{when}: {queued.recipients} recipient(s)."
+        f"Alert {queued.alert_id} {queued.state}{when}: {queued.recipients} recipient(s).",
+        markup=False,
     )
     if report is not None:
         console.print(_report_line(report))
@@ -158,20 +171,23 @@ def _send_document(
 
 def _print_preview(wired: Services, draft: sending.Draft) -> None:
     est = draft.estimate
-    console.print(f"[bold]{draft.request.kind} alert[/bold] to {draft.target.describe()}")
+    # Zone names, the area's file name and the texts are data: printed as plain text.
+    console.print(
+        f"[bold]{plain(draft.request.kind)} alert[/bold] to {plain(draft.target.describe())}"
+    )
     table = Table("zone", "recipients")
     for name, count in draft.by_zone.items():
-        table.add_row(name, str(count))
+        table.add_row(plain(name), str(count))
     console.print(table)
     by_lang = ", ".join(f"{lang} {count}" for lang, count in draft.by_lang.items())
-    console.print(f"{draft.recipients} recipient(s): {by_lang}")
+    console.print(f"{draft.recipients} recipient(s): {plain(by_lang)}")
     for lang in LANGS:
         text = draft.texts[lang]
         console.print(f"[bold]{lang}[/bold] ({text.encoding}, {text.segments} segment(s)):")
-        console.print(f"  {text.text}", markup=False)
+        console.print(f"  {plain(text.text)}")
     if draft.texts.changed:
         replaced = ", ".join(f"{a}->{b or '(dropped)'}" for a, b in draft.texts.changed.items())
-        console.print(f"replaced for GSM-7: {replaced}", markup=False)
+        console.print(f"replaced for GSM-7: {plain(replaced)}")
     console.print(
         f"{est.total_segments} segment(s), about {est.cost:.2f} {est.currency}, "
         f"about {describe_duration(est.seconds)} to send"
@@ -181,7 +197,7 @@ def _print_preview(wired: Services, draft: sending.Draft) -> None:
             f"scheduled for {format_local(draft.scheduled_for, wired.settings.service.tz)}"
         )
     for warning in est.warnings:
-        console.print(f"[yellow]warning:[/yellow] {warning}", markup=True)
+        console.print(f"[yellow]warning:[/yellow] {plain(warning)}", markup=True)
 
 
 @contextmanager
@@ -228,7 +244,11 @@ def _report_line(report: DispatchReport) -> str:
     return line + (f"; stopped: {report.stopped}" if report.stopped else "")
 
 
-def status(ctx: typer.Context, alert_id: int, as_json: bool = JSON_OPTION) -> None:
+def status(
+    ctx: typer.Context,
+    alert_id: int = id_argument("The alert's id."),
+    as_json: bool = JSON_OPTION,
+) -> None:
     """An alert's progress: deliveries by state, by zone and by error code."""
     shown = alert_reports.alert_status(services(ctx), alert_id)
     if as_json:
@@ -239,14 +259,14 @@ def status(ctx: typer.Context, alert_id: int, as_json: bool = JSON_OPTION) -> No
         f"{shown['recipients']} recipient(s)  created {shown['created_at']}"
     )
     if shown["error"]:
-        console.print(f"[red]{shown['error']}[/red]")
+        console.print(f"[red]{plain(shown['error'])}[/red]")
     counts = "  ".join(f"{name} {count}" for name, count in shown["deliveries"].items() if count)
     console.print(f"  {counts or 'no deliveries'}")
     for zone, states in shown["by_zone"].items():
         line = ", ".join(f"{name} {count}" for name, count in states.items())
-        console.print(f"  {zone}: {line}", markup=False)
+        console.print(f"  {plain(zone)}: {line}")
     if shown["errors"]:
-        errors = ", ".join(f"{code} x{count}" for code, count in shown["errors"].items())
+        errors = ", ".join(f"{plain(code)} x{count}" for code, count in shown["errors"].items())
         console.print(f"  errors: {errors}")
     rate = shown["rate"]
     if shown["state"] == "sending" or rate["recent_messages_per_second"]:
@@ -261,12 +281,12 @@ def status(ctx: typer.Context, alert_id: int, as_json: bool = JSON_OPTION) -> No
     if shown["uncertain"]:
         console.print(f"  {shown['uncertain']} sent again after a lost answer (maybe twice)")
     for reason, count in shown["unknown_reasons"].items():
-        console.print(f"  {count} unknown: {reason}", markup=False)
+        console.print(f"  {count} unknown: {plain(reason)}")
 
 
 def cancel(
     ctx: typer.Context,
-    alert_id: int,
+    alert_id: int = typer.Argument(..., min=1, max=MAX_ALERT_ID, help="The alert's id."),
     notify: str = typer.Option(None, "--notify", help="A correction for those already texted."),
     queue_only: bool = typer.Option(False, "--queue-only", help="Queue the correction only."),
     as_json: bool = JSON_OPTION,
@@ -293,7 +313,7 @@ def cancel(
 
 def history(
     ctx: typer.Context,
-    limit: int = typer.Option(20, "--limit", min=1, help="How many alerts."),
+    limit: int = typer.Option(20, "--limit", min=1, max=MAX_HISTORY, help="How many alerts."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """The latest alerts, newest first."""
@@ -305,10 +325,11 @@ def history(
     table.add_column("text", no_wrap=True, overflow="ellipsis", max_width=40)
     for row in rows:
         created = row["created_at"][:16].replace("T", " ")
-        table.add_row(
-            str(row["alert_id"]), row["kind"], row["state"], created, str(row["recipients"]),
-            str(row["sent"]), str(row["failed"]), row["text"],
+        cells = (
+            row["alert_id"], row["kind"], row["state"], created, row["recipients"],
+            row["sent"], row["failed"], row["text"],
         )  # fmt: skip
+        table.add_row(*(plain(cell) for cell in cells))
     console.print(table)
 
 

@@ -15,6 +15,12 @@ from alerts.config import Settings, load_settings
 from alerts.wiring import Services, build
 
 JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document on stdout.")
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
+
+
+def id_argument(help_text: str) -> Any:
+    """A positional id: a usage error (exit 2) outside 1..MAX_ID, never an internal one."""
+    return typer.Argument(..., min=1, max=MAX_ID, help=help_text)
 
 
 class CliState:

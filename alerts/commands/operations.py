@@ -9,7 +9,8 @@ import typer
 from rich.table import Table
 
 from alerts.clock import notices, operations, plan_import, recurring
-from alerts.commands.context import JSON_OPTION, console, print_json, services
+from alerts.commands.console_text import plain
+from alerts.commands.context import JSON_OPTION, console, id_argument, print_json, services
 
 app = typer.Typer(help="Planned operations: their notices send themselves.", no_args_is_help=True)
 schedule_app = typer.Typer(help="The clock: notices to come, sent, missed.", no_args_is_help=True)
@@ -48,20 +49,28 @@ def list_(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     table = Table("id", "kind", "start", "end", "zones", "status", "notices")
     for op in found:
         table.add_row(
-            str(op["id"]), op["kind"], op["start"], op["end"], ", ".join(op["zones"]),
+            str(op["id"]), op["kind"], op["start"], op["end"], plain(", ".join(op["zones"])),
             op["status"], ", ".join(f"{n['kind']} {n['status']}" for n in op["notices"]),
         )  # fmt: skip
     console.print(table)
 
 
 @app.command("show")
-def show(ctx: typer.Context, operation_id: int, as_json: bool = JSON_OPTION) -> None:
+def show(
+    ctx: typer.Context,
+    operation_id: int = id_argument("The operation's id."),
+    as_json: bool = JSON_OPTION,
+) -> None:
     """One operation and its notices."""
     _show(operations.show_operation(services(ctx), operation_id), as_json)
 
 
 @app.command("cancel")
-def cancel(ctx: typer.Context, operation_id: int, as_json: bool = JSON_OPTION) -> None:
+def cancel(
+    ctx: typer.Context,
+    operation_id: int = id_argument("The operation's id."),
+    as_json: bool = JSON_OPTION,
+) -> None:
     """Cancel an operation; those already told get an "opération annulée" correction."""
     _show(operations.cancel_operation(services(ctx), operation_id), as_json)
 
@@ -69,7 +78,7 @@ def cancel(ctx: typer.Context, operation_id: int, as_json: bool = JSON_OPTION) -
 @app.command("move")
 def move(
     ctx: typer.Context,
-    operation_id: int,
+    operation_id: int = id_argument("The operation's id."),
     start: str = typer.Option(..., "--start", help="New local start."),
     end: str = typer.Option(..., "--end", help="New local end."),
     as_json: bool = JSON_OPTION,
@@ -98,7 +107,7 @@ def _show(operation: dict[str, Any], as_json: bool) -> None:
         return
     console.print(
         f"Operation {operation['id']} ({operation['kind']}, {operation['status']}): "
-        f"{operation['start']} -> {operation['end']}, {', '.join(operation['zones'])}"
+        f"{operation['start']} -> {operation['end']}, {plain(', '.join(operation['zones']))}"
     )
     for notice in operation["notices"]:
         console.print(f"  {notice['kind']:<10} {notice['due']}  {notice['status']}")
@@ -116,7 +125,7 @@ def schedule_list(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     for notice in found["notices"]:
         table.add_row(
             str(notice["id"]), notice["kind"], notice["due"], notice["status"],
-            str(notice["alert_id"] or ""), notice["detail"] or "",
+            str(notice["alert_id"] or ""), plain(notice["detail"] or ""),
         )  # fmt: skip
     console.print(table)
     for item in found["recurring"]:
@@ -128,7 +137,7 @@ def schedule_list(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
 @schedule_app.command("cancel")
 def schedule_cancel(
     ctx: typer.Context,
-    notice_id: int,
+    notice_id: int = id_argument("The notice's (or recurring notice's) id."),
     recurring_schedule: bool = typer.Option(
         False, "--recurring", help="The id is a recurring notice's."
     ),

@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from alerts.commands.console_text import plain
 from alerts.commands.context import JSON_OPTION, console, print_json, services
 from alerts.core.phones import mask_phone
 from alerts.subscribers import subscriber_import, subscribers
@@ -37,8 +38,8 @@ def add(
         print_json(view.as_dict())
     else:
         console.print(
-            f"{mask_phone(view.phone)} subscribed to {', '.join(view.zones)} "
-            f"({view.lang}; {', '.join(view.topics) or 'no topics'})."
+            f"{plain(mask_phone(view.phone))} subscribed to {plain(', '.join(view.zones))} "
+            f"({plain(view.lang)}; {plain(', '.join(view.topics) or 'no topics')})."
         )
 
 
@@ -49,9 +50,11 @@ def show(ctx: typer.Context, phone: str, as_json: bool = JSON_OPTION) -> None:
     if as_json:
         print_json(view.as_dict())
         return
-    console.print(f"[bold]{view.phone}[/bold]  {view.status}  lang={view.lang or '-'}")
-    console.print(f"  zones:  {', '.join(view.zones) or '-'}")
-    console.print(f"  topics: {', '.join(view.topics) or '-'}")
+    console.print(
+        f"[bold]{plain(view.phone)}[/bold]  {plain(view.status)}  lang={plain(view.lang or '-')}"
+    )
+    console.print(f"  zones:  {plain(', '.join(view.zones) or '-')}")
+    console.print(f"  topics: {plain(', '.join(view.topics) or '-')}")
 
 
 @app.command("list")
@@ -75,9 +78,8 @@ def list_(
     count = 0
     for view in views:
         count += 1
-        table.add_row(
-            view.phone, view.status, view.lang, ", ".join(view.zones), ", ".join(view.topics)
-        )
+        cells = (view.phone, view.status, view.lang, ", ".join(view.zones), ", ".join(view.topics))
+        table.add_row(*(plain(cell) for cell in cells))
     console.print(table)
     console.print(f"{count} subscriber(s)")
 
@@ -119,12 +121,12 @@ def export(
 def remove(ctx: typer.Context, phone: str) -> None:
     """Delete a subscriber entered by mistake (keeps no opt-out record)."""
     subscribers.remove_subscriber(services(ctx), phone)
-    console.print(f"{mask_phone(phone)} removed.")
+    console.print(f"{plain(mask_phone(phone))} removed.")
 
 
 @app.command("forget")
 def forget(ctx: typer.Context, phone: str) -> None:
     """Delete a resident's data, keeping only the opt-out record (right to be forgotten)."""
     known = subscribers.forget_subscriber(services(ctx), phone)
-    what = "data deleted" if known else "was not subscribed"
-    console.print(f"{mask_phone(phone)}: {what}; the number stays opted out.")
+    what = "data deleted" if known else "not a subscriber; its messages deleted"
+    console.print(f"{plain(mask_phone(phone))}: {what}; the number stays opted out.")

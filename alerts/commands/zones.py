@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
+from alerts.commands.console_text import plain, without_controls
 from alerts.commands.context import JSON_OPTION, console, print_json, print_json_line, services
 from alerts.errors import AlertsError, InvalidInput, UsageError
 from alerts.places import layers, places
@@ -27,34 +30,105 @@ def import_(
     name_field: str = typer.Option(None, "--name-field", help="Property holding the zone name."),
     crs: str = typer.Option(None, "--crs", help="Coordinate system of the file, e.g. EPSG:32187."),
     replace: bool = typer.Option(False, "--replace", help="Swap the layer already imported."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Show what the import would change, and change nothing."
+    ),
+    yes: bool = typer.Option(
+        False, "--yes", help="Leave subscriptions without a zone if need be, without asking."
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Import the city's neighbourhood layer (GeoJSON polygons), in one transaction."""
-    report = layers.import_zones(
-        services(ctx), source, name_field=name_field, crs=crs, replace=replace
-    )
+    wired = services(ctx)
+    layer = layers.read_zone_layer(wired, source, name_field=name_field, crs=crs)
+    unlinked: int | None = None  # how many the operator agreed to leave without a zone
+    if dry_run or (replace and not yes):
+        # The preview is the import itself, rolled back: what it shows is what would happen.
+        preview = layers.store_zone_layer(wired, layer, replace=replace, dry_run=True)
+        unlinked = preview.rematch.unlinked if preview.rematch is not None else 0
+        if dry_run or unlinked:
+            if as_json and dry_run:
+                print_json(preview.as_dict())
+            elif not as_json:
+                _print_import(preview)
+            if dry_run:
+                return
+            _agree_to_unlink(preview)
+    report = layers.store_zone_layer(wired, layer, replace=replace, max_unlinked=unlinked)
     if as_json:
         print_json(report.as_dict())
-        return
+    else:
+        _print_import(report)
+
+
+def _agree_to_unlink(preview: layers.LayerImport) -> None:
+    """Ask before a replace leaves subscriptions without a zone; without a terminal, refuse."""
+    assert preview.rematch is not None
+    count, people = preview.rematch.unlinked, preview.rematch.subscribers_unlinked
+    what = f"{count} subscription(s) of {people} subscriber(s) without a zone"
+    if not _interactive():
+        raise UsageError(
+            f"this layer would leave {what}; check with --dry-run, then confirm with --yes"
+        )
+    typer.confirm(f"Replace the layer, leaving {what}?", abort=True, err=True)
+
+
+def _interactive() -> bool:
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except ValueError:  # stdin closed
+        return False
+
+
+def _print_import(report: layers.LayerImport) -> None:
     for warning in report.warnings:
-        console.print(f"[yellow]warning:[/yellow] {warning}")
+        console.print(f"[yellow]warning:[/yellow] {plain(warning)}", emoji=False)
+    would = "would be " if report.dry_run else ""
     console.print(
-        f"{report.imported} zone(s) imported ({report.repaired} repaired, "
-        f"{report.skipped} skipped; coordinates {report.crs})."
+        f"{report.imported} zone(s) {would}imported ({report.repaired} repaired, "
+        f"{report.skipped} skipped; coordinates {plain(report.crs)}).",
+        emoji=False,
     )
+    if report.zones is not None:
+        _print_zone_changes(report.zones)
     if report.rematch is not None:
         moved = report.rematch
         console.print(
-            f"Subscriptions re-matched: {moved.unchanged} unchanged, {moved.moved} moved "
-            f"({moved.subscribers_moved} subscriber(s)), {moved.merged} merged, "
-            f"{moved.outside} now outside every zone ({moved.subscribers_outside} subscriber(s)), "
-            f"{moved.orphaned} without a point on a zone that is gone."
+            f"Subscriptions {'would be ' if report.dry_run else ''}re-matched: "
+            f"{moved.unchanged} unchanged, {moved.moved} moved "
+            f"({moved.subscribers_moved} subscriber(s)), {moved.relinked} linked again by "
+            f"zone name, {moved.merged} merged, {moved.outside} outside every zone "
+            f"({moved.subscribers_outside} subscriber(s)), {moved.orphaned} without a point "
+            f"on a zone that is gone; {moved.unlinked} newly without a zone."
         )
-        if moved.outside or moved.orphaned:
+        if moved.without_zone:
             console.print(
-                "[yellow]Subscriptions left without a zone are kept; review them with "
+                "[yellow]Subscriptions left without a zone are kept, with their zone name "
+                "and point: a later layer holding them links them again; review them with "
                 "`alerts subscribers list --without-zone`.[/yellow]"
             )
+    if report.dry_run:
+        console.print("Dry run: nothing changed.")
+
+
+_SHOWN = 5  # names listed per kind of change; the counts say the rest
+
+
+def _print_zone_changes(changes: layers.ZoneChanges) -> None:
+    console.print(
+        f"Zones: {len(changes.added)} added, {len(changes.removed)} removed, "
+        f"{len(changes.renamed)} renamed, {changes.reshaped} reshaped, "
+        f"{changes.unchanged} unchanged."
+    )
+    listed = (
+        ("added", list(changes.added)),
+        ("removed", list(changes.removed)),
+        ("renamed", [f"{old} -> {new}" for old, new in changes.renamed]),
+    )
+    for kind, names in listed:
+        if names:
+            more = f" (and {len(names) - _SHOWN} more)" if len(names) > _SHOWN else ""
+            console.print(f"  {kind}: {plain('; '.join(names[:_SHOWN]))}{more}", emoji=False)
 
 
 @app.command("list")
@@ -66,8 +140,13 @@ def list_(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
         return
     table = Table("zone", "km²", "subscribers")
     for zone in zones:
-        table.add_row(zone.name, f"{zone.area_km2:.2f}", str(zone.subscribers))
+        table.add_row(_cell(zone.name), f"{zone.area_km2:.2f}", str(zone.subscribers))
     console.print(table)
+
+
+def _cell(value: object) -> Text:
+    """Data as a table cell: literal text (no markup, no :emoji: codes), controls replaced."""
+    return Text(without_controls(str(value)))
 
 
 @app.command("locate", context_settings={"ignore_unknown_options": True})
@@ -92,12 +171,14 @@ def locate(
     if as_json:
         print_json(found)
     elif found["zone"] is None and "candidates" in found:
-        console.print(f"Ambiguous: {'; '.join(found['candidates'])}")
+        candidates = found["candidates"]
+        assert isinstance(candidates, list)
+        console.print(f"Ambiguous: {plain('; '.join(map(str, candidates)))}", emoji=False)
     elif found["zone"] is None:
         console.print("Outside every zone.")
     else:
         where = f" ({found['matched']})" if found.get("matched") else ""
-        console.print(f"{found['zone']}{where}, {found['distance_m']} m")
+        console.print(f"{plain(found['zone'])}{plain(where)}, {found['distance_m']} m", emoji=False)
 
 
 def _locate_or_error(wired: Services, query: str) -> dict[str, object]:
@@ -107,10 +188,21 @@ def _locate_or_error(wired: Services, query: str) -> dict[str, object]:
         return {"zone": None, "error": str(exc)}
 
 
+# A query is an address, a map link or a name: a line longer than this is no query (and a
+# file without line breaks, /dev/zero, would otherwise be read whole as one line).
+MAX_QUERY_CHARS = 2000
+
+
 def _lines(path: Path) -> Iterator[str]:
     try:
         with path.open(encoding="utf-8-sig") as handle:
-            for line in handle:
+            number = 0
+            while line := handle.readline(MAX_QUERY_CHARS + 1):
+                number += 1
+                if len(line.rstrip("\r\n")) > MAX_QUERY_CHARS:
+                    raise InvalidInput(
+                        f"{path}, line {number}: longer than {MAX_QUERY_CHARS} characters"
+                    )
                 if line.strip():
                     yield line.strip()
     except OSError as exc:

@@ -12,6 +12,19 @@ class BadTime(InvalidInput):
     """A time that cannot be read, or names no single instant in the service's time zone."""
 
 
+class TimeOutOfRange(BadTime):
+    """A time outside the years the service plans in: a usage error, like any option value
+    out of its range (and "9999-12-31 23:59" would overflow once converted to UTC)."""
+
+    exit_code = 2
+
+
+# The years a time may name. Beyond them a conversion between zones, or a notice's grace
+# and quiet hours added to the time, would leave what datetime holds (years 1 to 9999).
+FIRST_YEAR = 1970
+LAST_YEAR = 2999
+
+
 def parse_local_time(text: str, tz: ZoneInfo) -> datetime:
     """An aware UTC datetime from "2026-12-03 19:00" (local) or one with an explicit offset.
 
@@ -28,6 +41,10 @@ def parse_local_time(text: str, tz: ZoneInfo) -> datetime:
             f"cannot read the time {text!r} (example: 2026-12-03 19:00, or with an offset "
             "2026-12-03T19:00-05:00)"
         ) from None
+    if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
+        raise TimeOutOfRange(
+            f"the time {text.strip()!r} is out of range (years {FIRST_YEAR} to {LAST_YEAR})"
+        )
     if parsed.tzinfo is not None:
         return parsed.astimezone(UTC)
     earlier = parsed.replace(tzinfo=tz, fold=0)

@@ -1,35 +1,59 @@
 """Operators' GeoJSON documents (a zone layer, a drawn area) from a local path or a URL.
 
 Downloading is the service's business, not the pure zones package's: it parses what this
-module reads.
+module reads. Files and downloads alike are read under a size limit, piece by piece, so a
+device, a pipe or a server that never stops sending ends in one clear error.
 """
 
 from __future__ import annotations
 
+import http.client
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 from zones.errors import LayerError
-from zones.layer_file import parse_json, read_json_file
+from zones.layer_file import MAX_LAYER_BYTES, parse_json, read_bounded, read_json_file, too_large
 
-FETCH_TIMEOUT_S = 30.0
+FETCH_TIMEOUT_S = 30.0  # for each read from the server
+FETCH_DEADLINE_S = 300.0  # for the whole download: a server dripping bytes is cut off
 
 
-def fetch_json(path_or_url: str | Path) -> tuple[Any, str]:
-    """Read and parse a JSON document from a local path or an http(s) URL; returns it and
-    its source as named in messages."""
+def fetch_json(path_or_url: str | Path, max_bytes: int = MAX_LAYER_BYTES) -> tuple[Any, str]:
+    """Read and parse a JSON document of at most `max_bytes` from a local path or an
+    http(s) URL; returns it and its source as named in messages."""
     source = str(path_or_url)
     if not source.startswith(("http://", "https://")):
-        return read_json_file(source)
+        return read_json_file(source, max_bytes)
     try:
         request = urllib.request.Request(source, headers={"User-Agent": "neighbourhood-alerts"})
         with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT_S) as response:
-            raw = response.read()
+            declared = response.headers.get("Content-Length")
+            if declared is not None and declared.strip().isdigit() and int(declared) > max_bytes:
+                raise too_large(source, max_bytes)  # said up front: not one byte read
+            raw = read_bounded(_Deadline(response, source), max_bytes, source)
     except urllib.error.HTTPError as exc:
         raise LayerError(f"cannot download {source}: HTTP {exc.code} {exc.reason}") from exc
-    except (urllib.error.URLError, OSError) as exc:
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
         reason = getattr(exc, "reason", exc)
         raise LayerError(f"cannot download {source}: {reason}") from exc
     return parse_json(raw, source), source
+
+
+class _Deadline:
+    """A response read under an overall deadline (the timeout bounds each read only)."""
+
+    def __init__(self, response: Any, source: str) -> None:
+        self._response = response
+        self._source = source
+        self._until = time.monotonic() + FETCH_DEADLINE_S
+
+    def read(self, size: int) -> bytes:
+        if time.monotonic() > self._until:
+            raise LayerError(
+                f"cannot download {self._source}: not finished after {FETCH_DEADLINE_S:.0f} s"
+            )
+        piece: bytes = self._response.read(size)
+        return piece

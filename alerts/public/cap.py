@@ -30,6 +30,7 @@ from alerts.public.feeds import public_base
 from alerts.public.public_cache import PublicCache, Rendered, conditional_response
 from alerts.public.public_notices import PublicAlert, PublicAlertNotFound, load_alert
 from alerts.public.public_wording import LANGS, area_description, headline, say
+from alerts.public.xml_text import xml_text
 from alerts.storage.zone_catalog import StoredLayer
 from alerts.wiring import Services
 
@@ -124,7 +125,8 @@ def cap_document(
 def _add(parent: ET.Element, name: str, text: str | None = None) -> ET.Element:
     element = ET.SubElement(parent, f"{{{CAP_NS}}}{name}")
     if text is not None:
-        element.text = text
+        # ElementTree writes control characters as they are: the document would not be XML.
+        element.text = xml_text(text)
     return element
 
 

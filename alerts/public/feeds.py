@@ -20,6 +20,7 @@ from alerts.public.alert_areas import simplified, simplified_layer, target_shape
 from alerts.public.public_cache import PublicCache, Rendered, conditional_response
 from alerts.public.public_notices import PublicAlert, Snapshot
 from alerts.public.public_wording import LANGS, alert_when, headline, say, zone_names
+from alerts.public.xml_text import xml_text
 from alerts.storage.models import ACTIVE, Subscriber, Subscription
 from alerts.wiring import Services
 
@@ -28,8 +29,10 @@ GEOJSON = "application/geo+json"
 # Feed readers poll; a minute of freshness spares the server without delaying snow news.
 FEED_CACHE = "public, max-age=60"
 MAX_ENTRIES = 200
-# Smaller counts would point at individual households.
-MIN_SHOWN_COUNT = 5
+# Published subscriber counts are coarse: under COUNT_STEP they read "<10", above they are
+# rounded down to a multiple of it. An exact count above a small threshold ("<5", then 5)
+# is defeated by padding: subscribe four numbers of one's own and the count is the others'.
+COUNT_STEP = 10
 
 
 def public_base(services: Services, request: Request) -> str:
@@ -67,12 +70,16 @@ def atom_feed(services: Services, snapshot: Snapshot, base: str) -> Rendered:
     """Atom 1.0: one entry per alert of the feed window, newest first, in both languages."""
     service = services.settings.service
     tz = service.tz
+    # Every text goes through xml_text: lxml refuses a control character (a zone name
+    # holding one made the whole feed a 500).
+    x = xml_text
+    base = x(base)
     feed = FeedGenerator()
     feed.id(f"{base}/alerts.atom")
-    feed.title(f"{say('fr', 'feed_title', service=service.name_fr)} / "
-               f"{say('en', 'feed_title', service=service.name_en)}")  # fmt: skip
+    feed.title(x(f"{say('fr', 'feed_title', service=service.name_fr)} / "
+                 f"{say('en', 'feed_title', service=service.name_en)}"))  # fmt: skip
     feed.language("fr-CA")
-    feed.author({"name": f"{service.name_fr} / {service.name_en}"})
+    feed.author({"name": x(f"{service.name_fr} / {service.name_en}")})
     feed.link(href=f"{base}/alerts.atom", rel="self", type="application/atom+xml")
     feed.link(href=f"{base}/", rel="alternate", type="text/html", hreflang="fr-CA")
     feed.updated(snapshot.last_modified)
@@ -80,7 +87,7 @@ def atom_feed(services: Services, snapshot: Snapshot, base: str) -> Rendered:
         entry = feed.add_entry(order="append")
         entry.id(cap_url(base, alert.id))
         titles = [headline(alert, lang, len(snapshot.zones)) for lang in LANGS]
-        entry.title(" / ".join(titles))
+        entry.title(x(" / ".join(titles)))
         entry.register_extension("typed_links", TypedLinks, atom=True, rss=False)
         entry.typed_links.add(cap_url(base, alert.id), "alternate", "application/cap+xml")
         entry.published(alert.created_at)
@@ -88,8 +95,8 @@ def atom_feed(services: Services, snapshot: Snapshot, base: str) -> Rendered:
         entry.category(term=alert.kind, label=f"{say('fr', 'kind_' + alert.kind)} / "
                        f"{say('en', 'kind_' + alert.kind)}")  # fmt: skip
         for zone in alert.zones:
-            entry.category(term=zone.slug, label=zone.name, scheme=f"{base}/zones/")
-        entry.content(_entry_html(alert, snapshot, tz), type="html")
+            entry.category(term=x(zone.slug), label=x(zone.name), scheme=f"{base}/zones/")
+        entry.content(x(_entry_html(alert, snapshot, tz)), type="html")
     return Rendered(feed.atom_str(pretty=True), snapshot.last_modified, snapshot.valid_until)
 
 
@@ -163,8 +170,8 @@ def subscriber_counts(services: Services) -> dict[int, int]:
 
 
 def shown_count(count: int) -> int | str:
-    """A subscriber count as published: "<5" below five."""
-    return count if count >= MIN_SHOWN_COUNT else f"<{MIN_SHOWN_COUNT}"
+    """A subscriber count as published: "<10" below ten, else rounded down to a multiple of ten."""
+    return f"<{COUNT_STEP}" if count < COUNT_STEP else count // COUNT_STEP * COUNT_STEP
 
 
 def zones_geojson(snapshot: Snapshot, base: str, counts: dict[int, int]) -> Rendered:
@@ -223,10 +230,12 @@ def feeds_router(services: Services, cache: PublicCache) -> APIRouter:
 
         def document() -> tuple[str, Rendered]:
             counts = subscriber_counts(services)
+            # Counts are not in the fingerprint: render again when a published count changes.
+            shown = tuple(sorted((zone_id, str(shown_count(n))) for zone_id, n in counts.items()))
             return cache.document(
                 ("zones.geojson", base),
                 lambda snapshot: zones_geojson(snapshot, base, counts),
-                extra=tuple(sorted(counts.items())),  # counts are not in the fingerprint
+                extra=shown,
             )
 
         etag, rendered = await cache.run(document)

@@ -8,6 +8,7 @@ same reply and changes nothing a second time.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import cached_property
 
@@ -37,9 +38,13 @@ from alerts.wiring import Services
 
 log = logging.getLogger(__name__)
 
-# Actions whose reply is the automatic help: limited per hour so two robots cannot loop.
+# Actions whose reply the service sends of its own accord, to a text that asked for none
+# (the help for an unknown text, "Canadian numbers only"): together limited per sender and
+# per hour, so that two robots cannot loop and a foreign auto-responder costs little.
 AUTO_HELP = "unknown"
-SILENCED = "unknown_silenced"
+NOT_FOR_US = "invalid_sender"
+AUTOMATIC = (AUTO_HELP, NOT_FOR_US)
+SILENCED = f"{AUTO_HELP}_silenced"  # an automatic reply held back: `{action}_silenced`
 _ATTEMPTS = 3  # a race on a brand-new number's row is retried, then reported
 _INBOUND = table_of(InboundMessage)
 _SUBSCRIBERS = table_of(Subscriber)
@@ -51,7 +56,9 @@ _SELECT_OUTCOME = select(_INBOUND.c.reply, _INBOUND.c.action).where(
 
 
 def handle_inbound(services: Services, sms: InboundSms) -> TurnOutcome:
-    """Act on one inbound text exactly once and return the reply to send back."""
+    """Act on one inbound text exactly once and return the reply to send back; InvalidInput
+    for a text no provider sends (a field too long, no MessageSid)."""
+    sms = sms.checked()  # control characters (NUL: PostgreSQL refuses it) never reach storage
     online: dict[str, OnlinePlace | None] = {}  # online geocoder answers, by text
     attempt = 0
     while True:
@@ -62,7 +69,7 @@ def handle_inbound(services: Services, sms: InboundSms) -> TurnOutcome:
                     return stored
                 turn = _Turn(services, session, sms)
                 outcome = turn.run()
-                _remember(session, sms, outcome, turn.phone or sms.sender[:16], services.clock())
+                _remember(session, sms, outcome, turn.sender_key, services.clock())
                 return outcome
         except OnlineLookupNeeded as needed:
             # The transaction is rolled back: look the place up with no lock held, then
@@ -129,11 +136,17 @@ class _Turn:
         self.subscriber: Subscriber | None = None
         self.lang: Lang = services.settings.service.default_lang
 
+    @property
+    def sender_key(self) -> str:
+        """The sender as its messages are stored: E.164, or as the provider spelt a number
+        this service cannot text (so that its automatic replies are counted too)."""
+        return self.phone or self.sms.sender[:16]
+
     def run(self) -> TurnOutcome:
         try:
             self.phone = parse_phone(self.sms.sender, self.services.settings.service.region)
         except InvalidPhone:
-            return TurnOutcome(self.say("not_canadian"), "invalid_sender")
+            return self.automatic(NOT_FOR_US, lambda: self.say("not_canadian"))
         # Most first texts come from strangers: a cheap id lookup spares them the ORM load.
         known = self.session.connection().execute(_SELECT_SUBSCRIBER, {"phone": self.phone})
         if known.first() is not None:
@@ -281,28 +294,30 @@ class _Turn:
         return TurnOutcome(self.say("language"), f"language_{lang}")
 
     def forget(self) -> TurnOutcome:
-        if self.subscriber is not None:
-            store.delete_personal_data(self.session, self.subscriber)
-            self.subscriber = None
-        store.suppress(self.session, self.phone, "forgotten", self.now)
+        # Subscriber or not: a number that only ever texted an address is forgotten too.
+        store.forget_phone(self.session, self.phone, self.now)
+        self.subscriber = None
         return TurnOutcome(self.say("forgotten"), "forget")
 
     def auto_help(self) -> TurnOutcome:
+        return self.automatic(AUTO_HELP, lambda: self.say("help"))
+
+    def automatic(self, action: str, reply: Callable[[], str]) -> TurnOutcome:
+        """An automatic reply, or silence once this sender had its hourly share of them."""
         limit = self.services.settings.sms.max_auto_replies_per_hour
         since = self.now - timedelta(hours=1)
         sent = self.session.execute(
             select(func.count())
             .select_from(InboundMessage)
             .where(
-                col(InboundMessage.from_phone) == self.phone,
-                col(InboundMessage.action) == AUTO_HELP,
+                col(InboundMessage.from_phone) == self.sender_key,
+                col(InboundMessage.action).in_(AUTOMATIC),
                 col(InboundMessage.received_at) >= since,
             )
         ).scalar_one()
         if sent >= limit:
-            return TurnOutcome(None, SILENCED)
-        lang = None if self.subscriber is None else self.lang
-        return TurnOutcome(self.say("help", lang=lang or self.lang), AUTO_HELP)
+            return TurnOutcome(None, f"{action}_silenced")
+        return TurnOutcome(reply(), action)
 
     def provider_opt_out(self, kind: str) -> TurnOutcome:
         """Twilio's Advanced Opt-Out already answered: record the change, reply nothing."""

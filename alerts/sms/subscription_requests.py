@@ -125,6 +125,7 @@ class SubscriptionRequests:
         turn = self.turn
         pending = {"kind": "confirm", "zones": [zone_id]}
         place_row = {"zone_id": zone_id, "lon": lon, "lat": lat, "place_text": place}
+        place_row["zone_name"] = zone_name  # kept should a layer import unlink the zone
         if turn.subscriber is None:
             self._newcomer(pending, place_row)
             return TurnOutcome(turn.say("confirm", zone=zone_name), "confirm_requested")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +15,14 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event, inspect, text
-from sqlalchemy.engine import Connection, CursorResult, Engine, Result, make_url
+from sqlalchemy.engine import (
+    Connection,
+    CursorResult,
+    Engine,
+    ExceptionContext,
+    Result,
+    make_url,
+)
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import Session
 
@@ -23,6 +32,8 @@ from alerts.errors import DatabaseError
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Any constant shared by every process of the service: the key of the migration lock.
 _MIGRATION_LOCK_KEY = 0x616C6572  # "aler"
+# The database holds phone numbers and texts: only the service's own user may read it.
+SQLITE_FILE_MODE = 0o600
 
 
 def make_engine(settings: DatabaseSettings) -> Engine:
@@ -30,23 +41,60 @@ def make_engine(settings: DatabaseSettings) -> Engine:
     url = make_url(settings.url)
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(settings, url.database or "")
-    return create_engine(
+    engine = create_engine(
         url,
         pool_pre_ping=True,
         pool_size=10,
         max_overflow=20,
         connect_args={"connect_timeout": 5},
+        # A failing statement's error names the statement, never its values (phone numbers,
+        # texts): errors end up in logs.
+        hide_parameters=True,
     )
+    if engine.dialect.name == "postgresql":
+        event.listen(engine, "handle_error", _without_values)
+    return engine
+
+
+# A double-quoted run in a data error's message is the offending value, e.g.
+# 'value "+14185550123" is out of range for type integer'.
+_QUOTED = re.compile(r'"[^"]*"')
+
+
+def _without_values(context: ExceptionContext) -> None:
+    """Keep PostgreSQL's values out of its error messages.
+
+    hide_parameters keeps SQLAlchemy from printing the parameters, but the server itself
+    echoes them: `DETAIL: Key (phone)=(+1...) already exists`, `Failing row contains (...)`,
+    `CONTEXT: ... parameter $1 = '...'`, and in data errors (SQLSTATE class 22) the value
+    quoted in the message. Only the primary message stays, with a data error's quoted value
+    blanked; the driver's `diag` keeps every field for code that needs them.
+    """
+    orig = context.original_exception
+    diag = getattr(orig, "diag", None)
+    primary = getattr(diag, "message_primary", None)
+    if not isinstance(primary, str):
+        return
+    sqlstate = getattr(orig, "sqlstate", None) or ""
+    if sqlstate.startswith("22"):
+        primary = _QUOTED.sub('"…"', primary)
+    orig.args = (primary,)
+    wrapped = context.sqlalchemy_exception
+    if wrapped is not None:
+        kind = type(orig)
+        wrapped.args = (f"({kind.__module__}.{kind.__name__}) {primary}", *wrapped.args[1:])
 
 
 def _sqlite_engine(settings: DatabaseSettings, database: str) -> Engine:
-    if database and database != ":memory:":
-        folder = Path(database).expanduser().resolve().parent
-        if not folder.is_dir():
-            raise DatabaseError(f"database: folder does not exist: {folder}")
+    if database and database != ":memory:" and not database.startswith("file:"):
+        path = Path(database).expanduser().resolve()
+        if not path.parent.is_dir():
+            raise DatabaseError(f"database: folder does not exist: {path.parent}")
+        _create_private(path)
     engine = create_engine(
         settings.url,
         connect_args={"timeout": settings.busy_timeout_ms / 1000, "check_same_thread": False},
+        hide_parameters=True,
     )
     busy_ms = settings.busy_timeout_ms
 
@@ -69,6 +117,24 @@ def _sqlite_engine(settings: DatabaseSettings, database: str) -> Engine:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+def _create_private(path: Path) -> None:
+    """Create an absent SQLite file readable by its owner only (whatever the umask).
+
+    SQLite gives the `-wal` and `-shm` files it creates the mode of the database file, so
+    they are private too. An existing file keeps the mode its owner gave it.
+    """
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SQLITE_FILE_MODE)
+    except FileExistsError:
+        return  # there already, or another process created it first
+    except OSError as exc:
+        raise DatabaseError(f"database: cannot create {path}: {exc.strerror}") from None
+    try:
+        os.fchmod(descriptor, SQLITE_FILE_MODE)  # the umask may have narrowed it further
+    finally:
+        os.close(descriptor)
 
 
 _writer_locks: dict[int, threading.RLock] = {}

@@ -159,6 +159,9 @@ class Subscription(SQLModel, table=True):
     lon: float | None = None
     lat: float | None = None
     created_at: datetime = _when()
+    # The name of the zone it was made for, kept when a layer import leaves it without a zone:
+    # a later layer holding that name (or, with a point, containing the point) links it again.
+    zone_name: str | None = None
 
 
 class Suppression(SQLModel, table=True):

@@ -77,9 +77,18 @@ def add_subscription(
     lon: float | None = None,
     lat: float | None = None,
     place_text: str | None = None,
+    zone_name: str | None = None,
     now: datetime,
 ) -> Subscription:
-    """Subscribe to a zone, or refresh the existing subscription to it."""
+    """Subscribe to a zone, or refresh the existing subscription to it.
+
+    The zone's name is kept on the subscription (looked up unless given), so a layer import
+    that leaves it without a zone can link it again to a later zone of that name.
+    """
+    if zone_name is None:
+        zone_name = session.execute(
+            select(col(ZoneRecord.name)).where(col(ZoneRecord.id) == zone_id)
+        ).scalar_one_or_none()
     existing = session.execute(
         select(Subscription).where(
             col(Subscription.subscriber_id) == subscriber_id, col(Subscription.zone_id) == zone_id
@@ -90,6 +99,7 @@ def add_subscription(
             existing.status = ACTIVE
         if lon is not None:
             existing.lon, existing.lat, existing.place_text = lon, lat, place_text
+        existing.zone_name = zone_name
         session.add(existing)
         return existing
     subscription = Subscription(
@@ -99,6 +109,7 @@ def add_subscription(
         lon=lon,
         lat=lat,
         place_text=place_text,
+        zone_name=zone_name,
         created_at=now,
     )
     session.add(subscription)
@@ -112,6 +123,20 @@ def delete_personal_data(session: Session, subscriber: Subscriber) -> None:
     )
     session.execute(delete(Subscription).where(col(Subscription.subscriber_id) == subscriber.id))
     session.delete(subscriber)
+
+
+def forget_phone(session: Session, phone: str, now: datetime) -> bool:
+    """The right to be forgotten, subscriber or not: delete the number's subscriber row,
+    places and every message it sent, keeping only the suppression record (so it is never
+    texted again). True if the number was a subscriber."""
+    subscriber = subscriber_by_phone(session, phone, for_update=True)
+    if subscriber is not None:
+        delete_personal_data(session, subscriber)
+    # Someone who only ever texted an address has no subscriber row, but their messages
+    # (the address, the number) are personal data all the same.
+    session.execute(delete(InboundMessage).where(col(InboundMessage.from_phone) == phone))
+    suppress(session, phone, "forgotten", now)
+    return subscriber is not None
 
 
 def phones_in(

@@ -18,6 +18,7 @@ from alerts.storage.models import Address, Meta, ZoneLayerInfo, ZoneRecord, utcn
 from zones import Gazetteer, ZoneLayer
 from zones.errors import UnknownZone
 from zones.geocode import AddressPoint, normalize_street
+from zones.layer import pair_zones
 
 ZONES_VERSION = "zones_version"
 ADDRESSES_VERSION = "addresses_version"
@@ -135,13 +136,16 @@ class ZoneCatalog:
 def store_layer(session: Session, layer: ZoneLayer, source: str) -> LayerSwap:
     """Write a freshly read layer over the stored one, in the caller's transaction.
 
-    Zones keep their database id when a zone of the same name exists, so subscriptions
-    without a stored point follow their neighbourhood across a re-import.
+    A zone keeps its database id when the new layer continues it (by name and position: see
+    `pair_zones`), so subscriptions follow their neighbourhood across a re-import, and the
+    same file imported again changes no id, even when its names repeat.
     """
-    existing = {
-        name: zone_id
-        for zone_id, name in session.execute(select(col(ZoneRecord.id), col(ZoneRecord.name)))
-    }
+    rows = session.execute(
+        select(col(ZoneRecord.id), col(ZoneRecord.name), col(ZoneRecord.geometry_wkb)).order_by(
+            col(ZoneRecord.position), col(ZoneRecord.id)
+        )
+    ).all()
+    pairing = pair_zones([(name, shapely.from_wkb(wkb)) for _, name, wkb in rows], layer)
     # Park the old slugs first: a renamed zone may take a slug another one held.
     parked = literal("old-") + cast(ZoneRecord.id, String) + literal("-") + ZoneRecord.slug
     session.execute(update(ZoneRecord).values(slug=parked))
@@ -154,17 +158,18 @@ def store_layer(session: Session, layer: ZoneLayer, source: str) -> LayerSwap:
             "area_km2": zone.area_km2,
             "position": zone.index,
         }
-        zone_id = existing.pop(zone.name, None)
-        if zone_id is None:
+        old = pairing.previous[zone.index]
+        if old is None:
             zone_id = session.execute(
                 insert(ZoneRecord).values(**values).returning(col(ZoneRecord.id))
             ).scalar_one()
         else:
+            zone_id = rows[old][0]
             session.execute(
                 update(ZoneRecord).where(col(ZoneRecord.id) == zone_id).values(**values)
             )
         new_ids.append(zone_id)
-    removed = list(existing.values())
+    removed = [rows[old][0] for old in pairing.removed]
     if removed:
         session.execute(delete(ZoneRecord).where(col(ZoneRecord.id).in_(removed)))
     report = layer.report
@@ -177,15 +182,31 @@ def store_layer(session: Session, layer: ZoneLayer, source: str) -> LayerSwap:
     info.imported_at = utcnow()
     session.add(info)
     bump_version(session, ZONES_VERSION)
-    return LayerSwap(tuple(new_ids), tuple(removed))
+    return LayerSwap(
+        tuple(new_ids),
+        tuple(removed),
+        added=tuple(layer.zones[i].name for i in pairing.added),
+        removed_names=tuple(rows[old][1] for old in pairing.removed),
+        renamed=tuple(
+            (rows[old][1], layer.zones[new].name)
+            for new in pairing.renamed
+            if (old := pairing.previous[new]) is not None
+        ),
+        reshaped=len(pairing.reshaped),
+    )
 
 
 @dataclass(frozen=True)
 class LayerSwap:
-    """What storing a layer changed: the new zones' ids by layer index, the removed ids."""
+    """What storing a layer changed: the new zones' ids by layer index, the removed ids, and
+    the zones added, removed (by name), renamed (old, new) and reshaped (same name)."""
 
     zone_ids: tuple[int, ...]
     removed_ids: tuple[int, ...]
+    added: tuple[str, ...] = ()
+    removed_names: tuple[str, ...] = ()
+    renamed: tuple[tuple[str, str], ...] = ()
+    reshaped: int = 0
 
 
 def bump_version(session: Session, key: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,12 @@ COLUMNS = ("phone", "zone", "address", "lat", "lon", "lang", "topics", "status")
 # Rows an export marks as not active are not subscribed again by an import.
 _IMPORTED_STATUSES = {"", ACTIVE}
 _CHUNK = 5000
+# A spreadsheet opening the export runs a cell starting with one of these as a formula
+# (=HYPERLINK(...), or DDE): such cells are written with a leading apostrophe, which makes
+# them text; the import takes it off again.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A phone number, whole (E.164) or masked, is data a spreadsheet shows as it is.
+_PHONE = re.compile(r"\+[0-9*]+")
 
 
 @dataclass
@@ -156,7 +163,7 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
             for row in reader:
                 if None in row:
                     raise BadRow(f"{path.name} line {reader.line_num}: more fields than the header")
-                yield reader.line_num, {k: (v or "").strip() for k, v in row.items()}
+                yield reader.line_num, {k: _from_cell(v or "") for k, v in row.items()}
         except (csv.Error, UnicodeDecodeError) as exc:
             raise BadRow(f"{path.name} line {reader.line_num}: {exc}") from None
 
@@ -265,10 +272,25 @@ def export_rows(services: Services, *, include_phones: bool) -> Iterator[dict[st
 
 
 def _export_row(view: SubscriberView, zone: str) -> dict[str, str]:
-    return {
+    row = {
         "phone": view.phone,
         "zone": zone,
         "lang": view.lang,
         "topics": ";".join(view.topics),
         "status": view.status,
     }
+    return {key: spreadsheet_safe(value) for key, value in row.items()}
+
+
+def spreadsheet_safe(value: str) -> str:
+    """A CSV cell no spreadsheet runs: a leading ' before what would start a formula."""
+    if value.startswith(_FORMULA_STARTS) and not _PHONE.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def _from_cell(value: str) -> str:
+    """A cell as read: trimmed, and without the apostrophe an export put before a formula."""
+    if value.startswith("'") and value[1:].startswith(_FORMULA_STARTS):
+        value = value[1:]
+    return value.strip()

@@ -136,6 +136,7 @@ def _subscribe(
         lon=place.lon,
         lat=place.lat,
         place_text=place.place_text,
+        zone_name=place.zone_name,
         now=services.clock(),
     )
 
@@ -211,14 +212,11 @@ def remove_subscriber(services: Services, phone: str) -> None:
 
 
 def forget_subscriber(services: Services, phone: str) -> bool:
-    """Delete everything about a number but a suppression record; True if it was known."""
+    """Delete everything about a number (its messages too, subscriber or not) but a suppression
+    record; True if it was a subscriber."""
     e164 = parse_phone(phone, services.settings.service.region)
     with services.session() as session:
-        subscriber = store.subscriber_by_phone(session, e164, for_update=True)
-        if subscriber is not None:
-            store.delete_personal_data(session, subscriber)
-        store.suppress(session, e164, "forgotten", services.clock())
-        return subscriber is not None
+        return store.forget_phone(session, e164, services.clock())
 
 
 def _view(session: Session, subscriber: Subscriber) -> SubscriberView:

@@ -25,6 +25,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from alerts.core.phones import mask_phone
 from alerts.errors import InvalidInput
+from alerts.public.xml_text import xml_text
 from alerts.sending.delivery_status import record_status
 from alerts.sms.conversation import handle_inbound
 from alerts.sms.turn import MAX_BODY_CHARS, MAX_SENDER_CHARS, InboundSms, TurnOutcome
@@ -255,5 +256,6 @@ def _signed_url(request: Request, public_url: str) -> str:
 def _twiml(reply: str | None) -> str:
     response = MessagingResponse()
     if reply:
-        response.message(reply)
+        # The reply may quote data (a zone name): TwiML is XML, whatever the data holds.
+        response.message(xml_text(reply))
     return str(response)

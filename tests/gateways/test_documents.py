@@ -47,3 +47,66 @@ def test_url_that_fails(local_server: str) -> None:
         fetch_json(f"{local_server}/missing.geojson")
     assert "HTTP 404" in caught.value.message and "missing.geojson" in caught.value.message
     assert "\n" not in caught.value.message
+
+
+class _Endless(http.server.BaseHTTPRequestHandler):
+    """A server that sends zeros for ever, declaring no length (or a false small one)."""
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        if self.path == "/declared":
+            self.send_header("Content-Length", str(10**12))
+        self.end_headers()
+        if self.path == "/declared":
+            return
+        try:
+            while True:
+                self.wfile.write(b"0" * 65536)
+        except OSError:  # the client hung up: what it should do
+            pass
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def endless_server() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Endless)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_download_that_never_ends_stops_at_the_cap(endless_server: str) -> None:
+    with pytest.raises(LayerError) as caught:
+        fetch_json(f"{endless_server}/zeros", max_bytes=1_000_000)
+    assert "larger than 1,000,000 bytes" in caught.value.message
+    assert "zones.max_layer_bytes" in caught.value.message and "\n" not in caught.value.message
+
+
+def test_a_download_declared_past_the_cap_is_not_read(endless_server: str) -> None:
+    with pytest.raises(LayerError, match="larger than 1,000 bytes"):
+        fetch_json(f"{endless_server}/declared", max_bytes=1_000)
+
+
+def test_a_served_file_past_the_cap(local_server: str, tmp_path: Path) -> None:
+    (tmp_path / "big.geojson").write_bytes(b" " * 2_001)
+    with pytest.raises(LayerError, match=r"big\.geojson: larger than 2,000 bytes"):
+        fetch_json(f"{local_server}/big.geojson", max_bytes=2_000)
+    (tmp_path / "fits.geojson").write_text("{}" + " " * 1_998)
+    assert fetch_json(f"{local_server}/fits.geojson", max_bytes=2_000)[0] == {}
+
+
+@pytest.mark.parametrize("where", ["file", "url"])
+def test_deep_nesting_is_a_layer_error(local_server: str, tmp_path: Path, where: str) -> None:
+    (tmp_path / "nested.geojson").write_text("[" * 100_000)
+    source = (
+        f"{local_server}/nested.geojson" if where == "url" else str(tmp_path / "nested.geojson")
+    )
+    with pytest.raises(LayerError, match="nested too deeply"):
+        fetch_json(source)

@@ -79,8 +79,13 @@ def test_replace_rematches_stored_points_and_keeps_every_subscription(quebec: Se
     with quebec.session(read_only=True) as session:
         assert len(session.exec(select(Subscription)).all()) == 4  # none dropped
     back = import_zones(quebec, str(QUEBEC / "vdq-quartier.geojson"), replace=True)
-    assert back.rematch is not None and back.rematch.moved == 2
+    assert back.rematch is not None
+    assert (back.rematch.moved, back.rematch.relinked, back.rematch.without_zone) == (2, 2, 0)
     assert show_subscriber(quebec, "4185550101").zones == [
+        "Vieux-Québec—Cap-Blanc—Colline parlementaire",
+        "Saint-Roch",  # by the zone name it was made with
+    ]
+    assert show_subscriber(quebec, "4185550103").zones == [
         "Vieux-Québec—Cap-Blanc—Colline parlementaire"
     ]
 
@@ -100,12 +105,13 @@ def test_subscriptions_left_outside_are_reported_at_every_import_until_they_fit(
     stranded = list(list_subscribers(quebec, without_zone=True, include_phones=True))
     assert sorted(view.phone for view in stranded) == ["+14185550101", "+14185550102"]
     back = import_zones(quebec, str(QUEBEC / "vdq-quartier.geojson"), replace=True).rematch
-    assert back is not None and (back.moved, back.outside, back.orphaned) == (1, 0, 1)
+    assert back is not None and (back.moved, back.outside, back.orphaned) == (1, 0, 0)
+    assert back.relinked == 1  # the one without a point, by the zone name it was made with
     assert show_subscriber(quebec, "4185550101").zones == [
         "Vieux-Québec—Cap-Blanc—Colline parlementaire"
     ]
-    still = [view.phone for view in list_subscribers(quebec, without_zone=True)]
-    assert still == ["+1******0102"]  # the one without a point is left for review
+    assert show_subscriber(quebec, "4185550102").zones == ["Saint-Roch"]
+    assert list(list_subscribers(quebec, without_zone=True)) == []
 
 
 def test_replace_merges_two_points_that_land_in_one_zone(quebec: Services) -> None:

@@ -119,29 +119,55 @@ def test_alerts_geojson_has_valid_areas_for_active_alerts_only(
     assert by_id[ids["zones"]]["properties"]["status"] == "current"
 
 
-def test_zones_geojson_hides_small_subscriber_counts(
+def test_zones_geojson_publishes_only_coarse_subscriber_counts(
     public_town: Services, client: TestClient
 ) -> None:
     eloi, lac = zone_ids(public_town, "Saint-Éloi", "Lac-Doré")
-    bulk_subscribers(public_town, range(0, 7), eloi)
+    bulk_subscribers(public_town, range(0, 27), eloi)
     bulk_subscribers(public_town, range(100, 103), lac)
     bulk_subscribers(public_town, range(200, 210), lac, status="opted_out")
     document = json.loads(client.get("/zones.geojson").content)
     assert len(document["features"]) == 10
     counts = {f["properties"]["name"]: f["properties"]["subscribers"] for f in document["features"]}
-    assert counts["Saint-Éloi"] == 7
-    assert counts["Lac-Doré"] == "<5"  # opted-out numbers are not counted
-    assert counts["Côte-Blanche"] == "<5"
+    assert counts["Saint-Éloi"] == 20  # rounded down to a multiple of ten
+    assert counts["Lac-Doré"] == "<10"  # opted-out numbers are not counted
+    assert counts["Côte-Blanche"] == "<10"
     for feature in document["features"]:
         assert shape(feature["geometry"]).is_valid
     before = client.get("/zones.geojson").headers["etag"]
-    bulk_subscribers(public_town, range(300, 305), lac)
+    bulk_subscribers(public_town, range(300, 307), lac)
     after = client.get("/zones.geojson")
     assert after.headers["etag"] != before
     counts = {
         f["properties"]["name"]: f["properties"]["subscribers"] for f in after.json()["features"]
     }
-    assert counts["Lac-Doré"] == 8
+    assert counts["Lac-Doré"] == 10
+
+
+def test_padding_a_zone_does_not_reveal_its_subscribers(
+    public_town: Services, client: TestClient
+) -> None:
+    """Four numbers of one's own beside one resident: with an exact count from five up, the
+    count minus four was the residents'. Every published figure is "<10" or a multiple of 10,
+    and a subscriber more or less that leaves it as it is leaves the document as it is."""
+    (lac,) = zone_ids(public_town, "Lac-Doré")
+    bulk_subscribers(public_town, range(0, 1), lac)  # the resident
+    bulk_subscribers(public_town, range(500, 504), lac)  # the padding
+
+    def published() -> tuple[object, str]:
+        response = client.get("/zones.geojson")
+        by_name = {f["properties"]["name"]: f for f in response.json()["features"]}
+        return by_name["Lac-Doré"]["properties"]["subscribers"], response.headers["etag"]
+
+    shown, etag = published()
+    assert shown == "<10"
+    bulk_subscribers(public_town, range(1, 3), lac)  # two more residents
+    assert published() == (shown, etag)
+    seen = set()
+    for start in range(600, 660, 7):
+        bulk_subscribers(public_town, range(start, start + 7), lac)
+        seen.add(published()[0])
+    assert all(value == "<10" or (isinstance(value, int) and value % 10 == 0) for value in seen)
 
 
 @pytest.mark.parametrize("path", ["/alerts.atom", "/alerts.geojson", "/zones.geojson", "/"])

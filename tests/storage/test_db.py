@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import threading
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -10,7 +12,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import SQLModel, select
 
 from alerts.config import DatabaseSettings
@@ -169,3 +171,64 @@ def test_utc_now_is_aware() -> None:
     from alerts.storage.models import utcnow
 
     assert utcnow().tzinfo is UTC
+
+
+def test_sqlite_files_are_readable_by_their_owner_only(tmp_path: Path) -> None:
+    path = tmp_path / "private.db"
+    previous = os.umask(0o022)  # the usual umask, which leaves new files world-readable
+    try:
+        engine = db.make_engine(DatabaseSettings(url=f"sqlite:///{path}"))
+        db.ensure_schema(engine)
+        with db.session_scope(engine) as session:
+            session.add(Subscriber(phone="+14185550123"))
+        # Hold a connection open: SQLite removes -wal and -shm when the last one closes.
+        with engine.connect() as connection:
+            connection.execute(text("SELECT count(*) FROM subscriber")).scalar()
+            modes = {
+                suffix: stat.S_IMODE(os.stat(f"{path}{suffix}").st_mode)
+                for suffix in ("", "-wal", "-shm")
+            }
+        engine.dispose()
+    finally:
+        os.umask(previous)
+    assert modes == {"": 0o600, "-wal": 0o600, "-shm": 0o600}
+
+
+def test_an_existing_sqlite_file_keeps_its_mode(tmp_path: Path) -> None:
+    path = tmp_path / "shared.db"
+    path.touch()
+    path.chmod(0o640)  # the operator's choice (a backup group, say)
+    engine = db.make_engine(DatabaseSettings(url=f"sqlite:///{path}"))
+    db.ensure_schema(engine)
+    engine.dispose()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+
+
+def test_database_errors_never_show_the_values(services: Services) -> None:
+    phone, body = "+14185550199", "mon adresse secrète 123 rue Privée"
+    with services.session() as session:
+        session.add(Subscriber(phone=phone))
+    failures: list[BaseException] = []
+    # A unique key (PostgreSQL echoes the key in DETAIL), a missing value (the failing row),
+    # and a value of the wrong type (quoted in the message, and again in CONTEXT).
+    statements = [
+        ("INSERT INTO subscriber (phone, status, lang, topic_snow, topic_radar, source, "
+         "created_at, updated_at) VALUES (:v, 'active', 'fr', true, true, 'x', "
+         "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)", {"v": phone}),
+        ("INSERT INTO inbound_message (message_sid, from_phone, body) VALUES (NULL, :p, :v)",
+         {"p": phone, "v": body}),
+    ]  # fmt: skip
+    if services.engine.dialect.name == "postgresql":  # SQLite casts anything without complaint
+        statements.append(("SELECT CAST(:v AS INTEGER) + 1", {"v": phone}))
+    for sql, values in statements:
+        with pytest.raises(DBAPIError) as caught, services.engine.begin() as connection:
+            connection.execute(text(sql), values)
+        failures.append(caught.value)
+    for failure in failures:
+        shown = f"{failure}\n{failure!r}\n{getattr(failure, 'orig', '')}"
+        assert "SQL parameters hidden" in str(failure)
+        for secret in (phone, phone[1:], body, "secrète"):
+            assert secret not in shown, shown
+    # The errors still say what went wrong, and keep their class for the code that catches.
+    assert isinstance(failures[0], IntegrityError)
+    assert "unique" in str(failures[0]).lower()
