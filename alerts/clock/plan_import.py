@@ -33,6 +33,7 @@ from alerts.clock.operations import (
 )
 from alerts.core.local_time import parse_local_time
 from alerts.errors import AlertsError, InvalidInput
+from alerts.gateways.documents import require_import_file
 from alerts.places.places import zone_by_name
 from alerts.storage.models import Operation
 from alerts.wiring import Services
@@ -81,6 +82,7 @@ class _Event:
 def import_plan(services: Services, path: str | Path) -> PlanReport:
     """Import an .ics or .csv plan; a re-import of the same file changes nothing."""
     path = Path(path)
+    require_import_file(path)
     events = (
         _read_ics(services, path)
         if path.suffix.lower() in (".ics", ".ical")

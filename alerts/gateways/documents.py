@@ -8,17 +8,37 @@ device, a pipe or a server that never stops sending ends in one clear error.
 from __future__ import annotations
 
 import http.client
+import stat
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
 
+from alerts.errors import InvalidInput
 from zones.errors import LayerError
 from zones.layer_file import MAX_LAYER_BYTES, parse_json, read_bounded, read_json_file, too_large
 
+# The largest CSV or calendar an operator imports (a city's subscribers fit in a fraction).
+MAX_IMPORT_BYTES = 200_000_000
 FETCH_TIMEOUT_S = 30.0  # for each read from the server
 FETCH_DEADLINE_S = 300.0  # for the whole download: a server dripping bytes is cut off
+
+
+def require_import_file(path: Path, max_bytes: int = MAX_IMPORT_BYTES) -> None:
+    """An operator's import file must be a regular file of at most `max_bytes`.
+
+    CSV and calendar readers read a line, or the whole file, at once: a device (/dev/zero),
+    a pipe or a file too big would grow the process until the kernel kills it.
+    """
+    try:
+        found = path.stat()
+    except OSError:
+        return  # the reader names what is wrong (no such file, no permission)
+    if not stat.S_ISREG(found.st_mode):
+        raise InvalidInput(f"cannot read {path}: not a regular file")
+    if found.st_size > max_bytes:
+        raise InvalidInput(f"{path}: larger than {max_bytes:,} bytes, refused")
 
 
 def fetch_json(path_or_url: str | Path, max_bytes: int = MAX_LAYER_BYTES) -> tuple[Any, str]:

@@ -14,6 +14,7 @@ from sqlmodel import Session, col
 
 from alerts.core.phones import parse_phone
 from alerts.errors import AlertsError, InvalidInput
+from alerts.gateways.documents import require_import_file
 from alerts.places.places import zone_by_name, zone_for_address
 from alerts.storage import store
 from alerts.storage.models import ACTIVE, TOPICS, Subscriber, Subscription, Suppression
@@ -141,6 +142,7 @@ def _locate_points(
 
 
 def _rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
+    require_import_file(path)
     try:
         handle = path.open(newline="", encoding="utf-8-sig")
     except OSError as exc:
