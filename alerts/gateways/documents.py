@@ -25,8 +25,11 @@ FETCH_TIMEOUT_S = 30.0  # for each read from the server
 FETCH_DEADLINE_S = 300.0  # for the whole download: a server dripping bytes is cut off
 
 
-def require_import_file(path: Path, max_bytes: int = MAX_IMPORT_BYTES) -> None:
-    """An operator's import file must be a regular file of at most `max_bytes`.
+def require_import_file(
+    path: Path, max_bytes: int = MAX_IMPORT_BYTES, *, setting: str | None = None
+) -> None:
+    """An operator's import file must be a regular file of at most `max_bytes` (the value
+    of `setting`, named in the error, when a setting decides it).
 
     CSV and calendar readers read a line, or the whole file, at once: a device (/dev/zero),
     a pipe or a file too big would grow the process until the kernel kills it.
@@ -38,7 +41,8 @@ def require_import_file(path: Path, max_bytes: int = MAX_IMPORT_BYTES) -> None:
     if not stat.S_ISREG(found.st_mode):
         raise InvalidInput(f"cannot read {path}: not a regular file")
     if found.st_size > max_bytes:
-        raise InvalidInput(f"{path}: larger than {max_bytes:,} bytes, refused")
+        advice = f"; raise {setting} to read it" if setting else ", refused"
+        raise InvalidInput(f"{path}: larger than {max_bytes:,} bytes{advice}")
 
 
 def fetch_json(path_or_url: str | Path, max_bytes: int = MAX_LAYER_BYTES) -> tuple[Any, str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,12 +13,11 @@ from sqlalchemy import delete, func, select, update
 from sqlmodel import Session, col
 
 from alerts.errors import UsageError
-from alerts.gateways.documents import fetch_json
+from alerts.gateways.documents import fetch_json, require_import_file
 from alerts.storage.models import ACTIVE, Address, Subscription, ZoneRecord
 from alerts.storage.zone_catalog import LayerSwap, store_addresses, store_layer
 from alerts.wiring import Services
 from zones import ZoneLayer
-from zones.errors import AddressFileError
 from zones.geocode import read_address_points
 from zones.names import normalize_name
 
@@ -376,7 +374,10 @@ def import_addresses(
     replace: bool = True,
 ) -> int:
     """Load an address-point file into the gazetteer in one transaction; returns the count."""
-    _check_size(Path(path), services.settings.zones.max_layer_bytes)
+    # The address reader takes the whole file at once: refuse a device or a huge file first.
+    require_import_file(
+        Path(path), services.settings.zones.max_layer_bytes, setting="zones.max_layer_bytes"
+    )
     points = read_address_points(
         path,
         number_field=number_field,
@@ -388,24 +389,6 @@ def import_addresses(
         count = store_addresses(session, points, replace=replace)
     services.zones.invalidate()
     return count
-
-
-def _check_size(path: Path, max_bytes: int) -> None:
-    """Refuse what is not a file of at most `max_bytes` before it is read whole.
-
-    The address reader takes the whole file at once: a device (/dev/zero), a pipe or a file
-    too big would grow the process until the kernel kills it.
-    """
-    try:
-        found = path.stat()
-    except OSError:
-        return  # the reader names what is wrong (no such file, no permission)
-    if not stat.S_ISREG(found.st_mode):
-        raise AddressFileError(f"cannot read {path}: not a regular file")
-    if found.st_size > max_bytes:
-        raise AddressFileError(
-            f"{path}: larger than {max_bytes:,} bytes; raise zones.max_layer_bytes to read it"
-        )
 
 
 def address_count(services: Services) -> int:
