@@ -214,6 +214,8 @@ class Alert(SQLModel, table=True):
     cancelled_at: datetime | None = _when(nullable=True)
     # Why the alert stopped early (state "failed"), e.g. the provider refused its text.
     error: str | None = None
+    # The operator who sent it (ALERTS_OPERATOR, else the OS user); None for the clock's.
+    sent_by: str | None = Field(default=None, max_length=100)
 
 
 class Delivery(SQLModel, table=True):
@@ -368,6 +370,37 @@ class Notice(SQLModel, table=True):
     fired_at: datetime | None = _when(nullable=True)
     late_seconds: float | None = None
     created_at: datetime = _when()
+
+
+class AuditEntry(SQLModel, table=True):
+    """One operator action: who did what, when (phone numbers masked, as everywhere)."""
+
+    __tablename__ = "audit_entry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _when(index=True)
+    operator: str = Field(max_length=100)
+    # send, cancel, operations.add, zones.import, subscribers.forget...
+    action: str = Field(max_length=40, index=True)
+    # What it acted on: "alert 12", "operation 3", "+1******0123", a file name.
+    subject: str = Field(default="", max_length=300)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class Heartbeat(SQLModel, table=True):
+    """A live part of `alerts serve` (the scheduler, a dispatch worker) saying it is alive."""
+
+    __tablename__ = "heartbeat"
+    __table_args__ = (UniqueConstraint("role", "process", name="uq_heartbeat_role_process"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    role: str = Field(max_length=12)  # scheduler, worker
+    # Which process and part: host, pid and thread (dispatch-1...).
+    process: str = Field(max_length=200)
+    # The scheduler: whether this process held the scheduler lock when it last wrote.
+    leader: bool = False
+    seen_at: datetime = _when(index=True)
+    started_at: datetime = _when()
 
 
 # APScheduler's job store (its own layout), created by our migrations like every table.
