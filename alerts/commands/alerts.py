@@ -7,14 +7,10 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
-from alerts.clock import recurring
 from alerts.commands.console_text import plain
 from alerts.commands.context import (
     JSON_OPTION,
@@ -24,12 +20,13 @@ from alerts.commands.context import (
     services,
     state,
 )
-from alerts.core.composition import LANGS, MessageSpec, describe_duration, parse_variables
-from alerts.core.local_time import format_local
-from alerts.outbox.dispatch import DispatchReport, ProgressCallback, run_worker
-from alerts.sending import alert_reports, sending
-from alerts.sending.targeting import TargetSpec
-from alerts.wiring import Services
+
+# Start-up stays light (`alerts --help` loads none of this): each command imports the
+# use-cases it runs.
+if TYPE_CHECKING:
+    from alerts.outbox.dispatch import DispatchReport, ProgressCallback
+    from alerts.sending import sending
+    from alerts.wiring import Services
 
 _KIND_HELP = "snow, radar or info (info reaches every active subscriber)."
 # Alert ids are 32-bit integers in the database: a larger one names no alert, and the
@@ -63,6 +60,12 @@ def send(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Preview, confirm, queue and send an alert (without --at or --queue-only, right here)."""
+    from alerts.clock import recurring
+    from alerts.core.composition import MessageSpec, parse_variables
+    from alerts.core.local_time import format_local
+    from alerts.sending import sending
+    from alerts.sending.targeting import TargetSpec
+
     wired = services(ctx)
     request = sending.AlertRequest(
         kind=kind,
@@ -112,6 +115,8 @@ def send(
 
 def _dispatch_alert(wired: Services, alert_id: int, recipients: int, quiet: bool) -> DispatchReport:
     """Send one alert right here, with a progress bar on a terminal."""
+    from alerts.outbox.dispatch import run_worker
+
     with (
         _progress_bar(quiet, recipients, f"alert {alert_id}") as progress,
         _stop_on_sigterm() as stop,
@@ -142,6 +147,10 @@ def _send_document(
     queued: sending.QueuedAlert | None,
     report: DispatchReport | None = None,
 ) -> dict[str, Any]:
+    from alerts.core.composition import LANGS
+    from alerts.core.local_time import format_local
+    from alerts.sending import alert_reports
+
     tz = wired.settings.service.tz
     if queued is None:
         current = "preview"
@@ -170,6 +179,11 @@ def _send_document(
 
 
 def _print_preview(wired: Services, draft: sending.Draft) -> None:
+    from rich.table import Table
+
+    from alerts.core.composition import LANGS, describe_duration
+    from alerts.core.local_time import format_local
+
     est = draft.estimate
     # Zone names, the area's file name and the texts are data: printed as plain text.
     console.print(
@@ -203,6 +217,15 @@ def _print_preview(wired: Services, draft: sending.Draft) -> None:
 @contextmanager
 def _progress_bar(quiet: bool, total: int | None, label: str) -> Iterator[ProgressCallback | None]:
     """A rich progress bar on a terminal (on stderr); nothing otherwise."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
     errors = Console(stderr=True)
     if quiet or not errors.is_terminal:
         yield None
@@ -250,6 +273,8 @@ def status(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """An alert's progress: deliveries by state, by zone and by error code."""
+    from alerts.sending import alert_reports
+
     shown = alert_reports.alert_status(services(ctx), alert_id)
     if as_json:
         print_json(shown)
@@ -292,6 +317,8 @@ def cancel(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Cancel what is not sent yet; --notify texts a correction to those already reached."""
+    from alerts.sending import sending
+
     wired = services(ctx)
     result = sending.cancel_alert(wired, alert_id, notify)
     report = None
@@ -317,6 +344,10 @@ def history(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """The latest alerts, newest first."""
+    from rich.table import Table
+
+    from alerts.sending import alert_reports
+
     rows = alert_reports.alert_history(services(ctx), limit)
     if as_json:
         print_json(rows)
@@ -341,6 +372,8 @@ def dispatch(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Run an outbox worker: send queued deliveries at the configured rate."""
+    from alerts.outbox.dispatch import run_worker
+
     wired = services(ctx)
     with _progress_bar(as_json, None, "dispatch") as progress, _stop_on_sigterm() as stop:
         report = run_worker(wired, until_idle=until_idle, progress=progress, stop=stop)

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 
-from alerts.config import Settings, load_settings
-from alerts.wiring import Services, build
+if TYPE_CHECKING:
+    from alerts.config import Settings
+    from alerts.wiring import Services
 
 JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document on stdout.")
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
@@ -33,11 +35,34 @@ class CliState:
     @cached_property
     def settings(self) -> Settings:
         """The validated settings (ConfigError on a bad value)."""
+        from alerts.config import load_settings
+
         return load_settings(self.config_path)
+
+    @property
+    def operator_lang(self) -> str:
+        """The operator's language, "fr" or "en" (service.operator_language, else the locale)."""
+        return self.settings.operator_lang
+
+    def human_time(self, moment: datetime | None) -> str:
+        """`moment` local, for the operator: "jeu. 3 déc. 19 h" / "Thu Dec 3, 7 p.m."; "" for None.
+
+        The year shows only when it is not the current one; --json output keeps ISO 8601.
+        """
+        if moment is None:
+            return ""
+        from alerts.core.local_time import human_time
+
+        if moment.tzinfo is None:  # the service stores UTC
+            moment = moment.replace(tzinfo=UTC)
+        tz = self.settings.service.tz
+        return human_time(moment, tz, self.operator_lang, now=datetime.now(UTC))
 
     def services(self) -> Services:
         """The wired services; migrates an empty database on first use."""
         if self._services is None:
+            from alerts.wiring import build
+
             self._services = build(self.settings)
         return self._services
 

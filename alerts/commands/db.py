@@ -5,7 +5,6 @@ from __future__ import annotations
 import typer
 
 from alerts.commands.context import JSON_OPTION, console, print_json, state
-from alerts.storage import db
 
 app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 
@@ -13,6 +12,8 @@ app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=
 @app.command("upgrade")
 def upgrade(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     """Bring the database schema to the newest revision."""
+    from alerts.storage import db
+
     settings = state(ctx).settings
     engine = db.make_engine(settings.database)
     try:
@@ -30,6 +31,8 @@ def upgrade(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
 @app.command("status")
 def status(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     """Show the schema revision of the database and the one this version needs."""
+    from alerts.storage import db
+
     settings = state(ctx).settings
     engine = db.make_engine(settings.database)
     try:

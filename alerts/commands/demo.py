@@ -8,8 +8,6 @@ from pathlib import Path
 import typer
 
 from alerts.commands.context import console
-from alerts.demo.narrator import Narrator
-from alerts.demo.run import run_demo
 
 
 def demo(
@@ -18,6 +16,9 @@ def demo(
     ),
 ) -> None:
     """Run the whole service on a demo town, step by step (SQLite, console SMS)."""
+    from alerts.demo.narrator import Narrator
+    from alerts.demo.run import run_demo
+
     if folder is None:
         folder = Path(tempfile.mkdtemp(prefix="alerts-demo-"))
     counter = iter(range(1, 100))

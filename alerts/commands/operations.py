@@ -6,9 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.table import Table
 
-from alerts.clock import notices, operations, plan_import, recurring
 from alerts.commands.console_text import plain
 from alerts.commands.context import JSON_OPTION, console, id_argument, print_json, services
 
@@ -31,6 +29,8 @@ def add(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Plan an operation: notice, reminder and all-clear are scheduled from templates."""
+    from alerts.clock import operations
+
     spec = operations.OperationSpec(
         kind=kind, start=start, end=end, zones=tuple(zone or ()), location=location,
         notice_before=notice_before, reminder_before=reminder_before, all_clear=all_clear,
@@ -42,6 +42,10 @@ def add(
 @app.command("list")
 def list_(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     """Operations with their notices (times in the service's time zone)."""
+    from rich.table import Table
+
+    from alerts.clock import operations
+
     found = operations.list_operations(services(ctx))
     if as_json:
         print_json(found)
@@ -62,6 +66,8 @@ def show(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """One operation and its notices."""
+    from alerts.clock import operations
+
     _show(operations.show_operation(services(ctx), operation_id), as_json)
 
 
@@ -72,6 +78,8 @@ def cancel(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Cancel an operation; those already told get an "opération annulée" correction."""
+    from alerts.clock import operations
+
     _show(operations.cancel_operation(services(ctx), operation_id), as_json)
 
 
@@ -84,12 +92,16 @@ def move(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Move an operation; its notices follow, those already told get a correction."""
+    from alerts.clock import operations
+
     _show(operations.move_operation(services(ctx), operation_id, start, end), as_json)
 
 
 @app.command("import")
 def import_(ctx: typer.Context, file: Path, as_json: bool = JSON_OPTION) -> None:
     """Import a plan (.ics with CATEGORIES snow|radar and LOCATION, or CSV); idempotent."""
+    from alerts.clock import plan_import
+
     report = plan_import.import_plan(services(ctx), file)
     if as_json:
         print_json(report.as_dict())
@@ -116,6 +128,10 @@ def _show(operation: dict[str, Any], as_json: bool) -> None:
 @schedule_app.command("list")
 def schedule_list(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     """Notices to come, and those sent, missed or cancelled this week; recurring ones."""
+    from rich.table import Table
+
+    from alerts.clock import notices, recurring
+
     wired = services(ctx)
     found = {"notices": notices.list_notices(wired), "recurring": recurring.list_recurrences(wired)}
     if as_json:
@@ -143,6 +159,8 @@ def schedule_cancel(
     ),
 ) -> None:
     """Cancel a scheduled notice (or, with --recurring, a recurring one)."""
+    from alerts.clock import notices, recurring
+
     if recurring_schedule:
         recurring.cancel_recurrence(services(ctx), notice_id)
     else:

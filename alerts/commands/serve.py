@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import typer
 
 from alerts.commands.context import console, services, state
-from alerts.config import Settings
 from alerts.errors import ConfigError
-from alerts.service import Roles, ServiceProcess
+
+if TYPE_CHECKING:
+    from alerts.config import Settings
 
 
 def serve(
@@ -21,6 +23,8 @@ def serve(
     workers: int = typer.Option(1, "--workers", min=0, help="Dispatch workers (0: none)."),
 ) -> None:
     """Serve the webhooks and the public pages, run the scheduler and send the outbox."""
+    from alerts.service import Roles, ServiceProcess
+
     if not no_web:
         check_webhook_address(state(ctx).settings)
     logging.basicConfig(

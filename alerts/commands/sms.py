@@ -6,14 +6,16 @@ import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from alerts.commands.context import JSON_OPTION, console, print_json, print_json_line, services
 from alerts.errors import AlertsError, InvalidInput, UsageError
-from alerts.sms.conversation import handle_inbound
-from alerts.sms.turn import InboundSms, TurnOutcome
-from alerts.wiring import Services
+
+if TYPE_CHECKING:
+    from alerts.sms.turn import InboundSms, TurnOutcome
+    from alerts.wiring import Services
 
 app = typer.Typer(help="Text messages: the conversation behind the webhook.", no_args_is_help=True)
 
@@ -30,6 +32,8 @@ def receive(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Handle one inbound text (no signature check) and print the reply."""
+    from alerts.sms.conversation import handle_inbound
+
     wired = services(ctx)
     if batch is not None:
         if sender or body:
@@ -60,6 +64,9 @@ def receive(
 
 
 def _receive(wired: Services, sender: str, body: str, sid: str | None) -> TurnOutcome:
+    from alerts.sms.conversation import handle_inbound
+    from alerts.sms.turn import InboundSms
+
     message = InboundSms(sender=sender, body=body, message_sid=sid or _local_sid())
     return handle_inbound(wired, message)
 
@@ -78,6 +85,8 @@ def _local_sid() -> str:
 
 def _batch(path: Path) -> Iterator[tuple[int, InboundSms | str]]:
     """Line numbers with their message, or a one-line problem for a line that is not one."""
+    from alerts.sms.turn import InboundSms
+
     try:
         handle = path.open(encoding="utf-8")
     except OSError as exc:

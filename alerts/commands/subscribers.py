@@ -7,12 +7,10 @@ import sys
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from alerts.commands.console_text import plain
 from alerts.commands.context import JSON_OPTION, console, print_json, services
 from alerts.core.phones import mask_phone
-from alerts.subscribers import subscriber_import, subscribers
 
 app = typer.Typer(
     help="Subscribers: add, show, list, import, export, remove, forget.", no_args_is_help=True
@@ -31,6 +29,8 @@ def add(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Subscribe a number to a neighbourhood (consent obtained by the operator)."""
+    from alerts.subscribers import subscribers
+
     view = subscribers.add_subscriber(
         services(ctx), phone, zone=zone, address=address, at=at, lang=lang, topics=topics
     )
@@ -46,6 +46,8 @@ def add(
 @app.command("show")
 def show(ctx: typer.Context, phone: str, as_json: bool = JSON_OPTION) -> None:
     """One subscriber: status, language, zones and topics."""
+    from alerts.subscribers import subscribers
+
     view = subscribers.show_subscriber(services(ctx), phone)
     if as_json:
         print_json(view.as_dict())
@@ -68,6 +70,10 @@ def list_(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Subscribers (phone numbers masked unless --include-phones)."""
+    from rich.table import Table
+
+    from alerts.subscribers import subscribers
+
     views = subscribers.list_subscribers(
         services(ctx), zone=zone, without_zone=without_zone, include_phones=include_phones
     )
@@ -87,6 +93,8 @@ def list_(
 @app.command("import")
 def import_(ctx: typer.Context, file: Path, as_json: bool = JSON_OPTION) -> None:
     """Import a CSV (phone; zone, address, lat, lon, lang, topics) in one transaction."""
+    from alerts.subscribers import subscriber_import
+
     report = subscriber_import.import_subscribers(services(ctx), file)
     if as_json:
         print_json(report.as_dict())
@@ -111,6 +119,8 @@ def export(
     ),
 ) -> None:
     """CSV of every subscription on stdout, in the import's columns."""
+    from alerts.subscribers import subscriber_import
+
     writer = csv.DictWriter(sys.stdout, fieldnames=["phone", "zone", "lang", "topics", "status"])
     writer.writeheader()
     for row in subscriber_import.export_rows(services(ctx), include_phones=include_phones):
@@ -120,6 +130,8 @@ def export(
 @app.command("remove")
 def remove(ctx: typer.Context, phone: str) -> None:
     """Delete a subscriber entered by mistake (keeps no opt-out record)."""
+    from alerts.subscribers import subscribers
+
     subscribers.remove_subscriber(services(ctx), phone)
     console.print(f"{plain(mask_phone(phone))} removed.")
 
@@ -127,6 +139,8 @@ def remove(ctx: typer.Context, phone: str) -> None:
 @app.command("forget")
 def forget(ctx: typer.Context, phone: str) -> None:
     """Delete a resident's data, keeping only the opt-out record (right to be forgotten)."""
+    from alerts.subscribers import subscribers
+
     known = subscribers.forget_subscriber(services(ctx), phone)
     what = "data deleted" if known else "not a subscriber; its messages deleted"
     console.print(f"{plain(mask_phone(phone))}: {what}; the number stays opted out.")

@@ -5,17 +5,19 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.table import Table
 from rich.text import Text
 
 from alerts.commands.console_text import plain, without_controls
 from alerts.commands.context import JSON_OPTION, console, print_json, print_json_line, services
 from alerts.errors import AlertsError, InvalidInput, UsageError
-from alerts.places import layers, places
-from alerts.wiring import Services
 from zones.errors import ZoneError
+
+if TYPE_CHECKING:
+    from alerts.places import layers
+    from alerts.wiring import Services
 
 app = typer.Typer(help="The neighbourhood layer: import, list, locate.", no_args_is_help=True)
 addresses_app = typer.Typer(
@@ -39,6 +41,8 @@ def import_(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Import the city's neighbourhood layer (GeoJSON polygons), in one transaction."""
+    from alerts.places import layers
+
     wired = services(ctx)
     layer = layers.read_zone_layer(wired, source, name_field=name_field, crs=crs)
     unlinked: int | None = None  # how many the operator agreed to leave without a zone
@@ -134,6 +138,10 @@ def _print_zone_changes(changes: layers.ZoneChanges) -> None:
 @app.command("list")
 def list_(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     """Zones with their area and subscriber count."""
+    from rich.table import Table
+
+    from alerts.places import layers
+
     zones = layers.list_zones(services(ctx))
     if as_json:
         print_json([zone.as_dict() for zone in zones])
@@ -159,6 +167,8 @@ def locate(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """The zone of a point, an address or a map link (or of each line of a file)."""
+    from alerts.places import places
+
     given = sum(x is not None for x in (address, batch)) + (lat is not None or lon is not None)
     if given != 1 or (lat is None) != (lon is None):
         raise UsageError("give LAT LON, or --address TEXT, or --batch FILE")
@@ -182,6 +192,8 @@ def locate(
 
 
 def _locate_or_error(wired: Services, query: str) -> dict[str, object]:
+    from alerts.places import places
+
     try:
         return places.locate_text(wired, query)
     except (AlertsError, ZoneError) as exc:
@@ -222,6 +234,8 @@ def import_addresses(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Load civic address points into the gazetteer (replacing the previous ones)."""
+    from alerts.places import layers
+
     count = layers.import_addresses(
         services(ctx),
         file,
