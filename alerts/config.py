@@ -40,7 +40,9 @@ ENV_KEYS: dict[str, str] = {
     "ALERTS_GATEWAY": "gateway.kind",
     "ALERTS_GATEWAY_FILE": "gateway.file_path",
     "ALERTS_TIMEZONE": "service.timezone",
+    "ALERTS_OPERATOR_LANGUAGE": "service.operator_language",
     "ALERTS_PUBLIC_URL": "service.public_url",
+    "ALERTS_OPERATOR": "service.operator",
     "ALERTS_TWILIO_FROM": "twilio.from_number",
     "ALERTS_TWILIO_MESSAGING_SERVICE_SID": "twilio.messaging_service_sid",
     "ALERTS_TWILIO_API_BASE_URL": "twilio.api_base_url",
@@ -48,8 +50,12 @@ ENV_KEYS: dict[str, str] = {
     "TWILIO_AUTH_TOKEN": "twilio.auth_token",
     "ALERTS_DISPATCH_RATE": "dispatch.rate_per_second",
 }
-# Keys that may only come from the environment, so a config file never holds a secret.
-ENV_ONLY_KEYS = {"twilio.auth_token"}
+# Keys that may only come from the environment: a config file never holds a secret, and
+# one shared by a team cannot say which operator runs the command.
+ENV_ONLY_KEYS = {"twilio.auth_token", "service.operator"}
+# Where operator_language "auto" finds the operator's language: POSIX's order for dates
+# and times (LC_ALL overrides LC_TIME, which overrides LANG; an empty one is not set).
+LOCALE_VARIABLES = ("LC_ALL", "LC_TIME", "LANG")
 
 _SUPPORTED_DRIVERS = {
     "sqlite": "sqlite",
@@ -81,7 +87,11 @@ class ServiceSettings(_Section):
     public_url: str = ""
     support_contact: str = "311"
     default_lang: Literal["fr", "en"] = "fr"
+    # The language the CLI writes times in for the operator: fr, en, or auto (the locale).
+    operator_language: Literal["fr", "en", "auto"] = "auto"
     region: str = "CA"
+    # Who runs the CLI, for the audit trail (ALERTS_OPERATOR only; else the OS user).
+    operator: str = Field(default="", max_length=100)
     # What the public page tells residents to text, and to which number.
     sms_number: str = ""
     sms_keyword_fr: str = "ABONNER"
@@ -104,6 +114,20 @@ class ServiceSettings(_Section):
     @classmethod
     def _http_url(cls, value: str) -> str:
         return _http_or_empty(value)
+
+    @field_validator("operator_language", mode="before")
+    @classmethod
+    def _language_word(cls, value: Any) -> Any:
+        # " FR " from an environment variable means fr; anything else is refused by the type.
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("operator")
+    @classmethod
+    def _operator_name(cls, value: str) -> str:
+        value = value.strip()
+        if not value.isprintable():
+            raise ValueError("must be a name without control characters")
+        return value
 
     @field_validator("cap_sender")
     @classmethod
@@ -383,6 +407,8 @@ class Settings(_Section):
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     web: WebSettings = Field(default_factory=WebSettings)
     source: str = Field(default="built-in defaults", exclude=True)
+    # The operator's locale as the environment gave it (LOCALE_VARIABLES), for "auto".
+    locale: str = Field(default="", exclude=True)
 
     def with_overrides(self, **dotted: Any) -> Settings:
         """A copy with some dotted keys replaced (used by the demo and tests)."""
@@ -390,7 +416,15 @@ class Settings(_Section):
         data["twilio"]["auth_token"] = self.twilio.auth_token.get_secret_value()
         for key, value in dotted.items():
             _set_dotted(data, key.replace("__", "."), value)
-        return _validate(data, {}, self.source)
+        return _validate(data, {}, self.source, self.locale)
+
+    @property
+    def operator_lang(self) -> Literal["fr", "en"]:
+        """The operator's language: service.operator_language, or French for a fr* locale."""
+        chosen = self.service.operator_language
+        if chosen != "auto":
+            return chosen
+        return "fr" if self.locale.lower().startswith("fr") else "en"
 
 
 def load_settings(
@@ -415,7 +449,8 @@ def load_settings(
         if var in env:
             _set_dotted(data, key, env[var])
             origins[key] = var
-    return _validate(data, origins, str(path) if path else "built-in defaults")
+    locale = next((env[name] for name in LOCALE_VARIABLES if env.get(name)), "")
+    return _validate(data, origins, str(path) if path else "built-in defaults", locale)
 
 
 def _choose_config_file(
@@ -445,9 +480,11 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config: cannot read {path}: {exc.strerror}") from exc
 
 
-def _validate(data: dict[str, Any], origins: dict[str, str], source: str) -> Settings:
+def _validate(
+    data: dict[str, Any], origins: dict[str, str], source: str, locale: str = ""
+) -> Settings:
     try:
-        settings = Settings.model_validate({**data, "source": source})
+        settings = Settings.model_validate({**data, "source": source, "locale": locale})
     except ValidationError as exc:
         raise ConfigError(_describe_first_error(exc, origins, source)) from None
     _check_gateway(settings)

@@ -34,6 +34,11 @@ class InvalidInput(AlertsError):
     exit_code = 1
 
 
+class InvalidOption(UsageError, InvalidInput):
+    """A command-line value that cannot be read (a time, a topic, a language, LAT,LON): a
+    usage error (exit 2) whatever reads it; an import wraps it as its own bad data."""
+
+
 class InvalidPhone(InvalidInput):
     """A phone number that cannot receive SMS in this service's region."""
 

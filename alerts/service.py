@@ -3,7 +3,8 @@
 By default a process plays every role. Several processes on one PostgreSQL database split
 them (`--no-web`, `--no-scheduler`, `--workers N`): every process may serve the web and
 dispatch, and the scheduler runs in whichever holds the advisory lock. On SQLite the service
-is one process, and a second one is refused at start.
+is one process, and a second one is refused at start. The scheduler role and each worker
+leave a heartbeat in the database (alerts.clock.heartbeats), which the CLI reads.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from alerts.clock.heartbeats import WORKER, Pulse
 from alerts.clock.leadership import FileLock, Leadership, leadership_for
 from alerts.clock.scheduler import ClockRole
 from alerts.errors import AlertsError
@@ -75,12 +77,16 @@ class ServiceProcess:
     def _dispatch_loop(self) -> None:
         # A worker that has to stop (bad credentials, a database outage) pauses and tries
         # again later; the other roles go on (the worker never sets the process's `stop`).
+        # Its heartbeat goes with it: while it pauses, `alerts send` dispatches inline.
+        pulse = Pulse(self.services, WORKER, threading.current_thread().name)
         while not self.stop.is_set():
             try:
-                report = run_worker(self.services, stop=self.stop)
+                report = run_worker(self.services, stop=self.stop, heartbeat=pulse)
             except AlertsError as exc:
                 log.error("dispatch worker stopped: %s", exc)
                 report = None
+            finally:
+                pulse.stop()
             if self.stop.is_set():
                 return
             reason = report.stopped if report is not None else "error"

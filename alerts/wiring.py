@@ -3,23 +3,33 @@
 from __future__ import annotations
 
 import contextlib
+import getpass
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
 
 from alerts.config import Settings, replies_from
 from alerts.core.replies import Replies
 from alerts.gateways.gateway import ConsoleGateway, FileGateway, Gateway
-from alerts.gateways.gateway_metrics import instrumented
-from alerts.gateways.online_geocoder import NominatimGeocoder
 from alerts.storage import db
-from alerts.storage.jobs import JobStoreTimer, Timer, store_only_timer
-from alerts.storage.models import utcnow
+from alerts.storage.db import utcnow
 from alerts.storage.zone_catalog import ZoneCatalog
+
+# The SDKs, the scheduler library and the metrics load where they are used: a command that
+# lists zones starts without them.
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from alerts.gateways.online_geocoder import NominatimGeocoder
+    from alerts.storage.jobs import JobStoreTimer, Timer
+
+# Who an action is recorded against when neither ALERTS_OPERATOR nor the OS names a user.
+UNKNOWN_OPERATOR = "unknown"
+OPERATOR_MAX = 100  # audit_entry.operator and alert.sent_by hold this many characters
 
 
 @dataclass
@@ -32,6 +42,8 @@ class Services:
     zones: ZoneCatalog
     replies: Replies
     clock: Callable[[], datetime] = utcnow
+    # Who runs this process's operator actions, for the audit trail and alert.sent_by.
+    operator: str = UNKNOWN_OPERATOR
     gateway_factory: Callable[[Settings], Gateway] | None = None
     online_geocoder: NominatimGeocoder | None = None
     _gateway: Gateway | None = field(default=None, repr=False)
@@ -52,6 +64,8 @@ class Services:
         with self._lock:
             if self._gateway is None:
                 factory = self.gateway_factory or gateway_from_settings
+                from alerts.gateways.gateway_metrics import instrumented
+
                 self._gateway = instrumented(factory(self.settings))
             return self._gateway
 
@@ -63,6 +77,8 @@ class Services:
             if self._running_timer is not None:
                 return self._running_timer
             if self._store_timer is None:
+                from alerts.storage.jobs import store_only_timer
+
                 self._store_timer = store_only_timer(self.engine)
             return self._store_timer
 
@@ -87,8 +103,13 @@ def build(
     clock: Callable[[], datetime] | None = None,
     gateway: Gateway | None = None,
     migrate: bool = True,
+    operator: str | None = None,
 ) -> Services:
-    """Wire the adapters for these settings; an empty database is migrated on first use."""
+    """Wire the adapters for these settings; an empty database is migrated on first use.
+
+    `operator` is who the actions are recorded against: given, else ALERTS_OPERATOR, else
+    the OS user.
+    """
     engine = db.make_engine(settings.database)
     if migrate:
         db.ensure_schema(engine)
@@ -98,11 +119,28 @@ def build(
         zones=ZoneCatalog(engine, settings.zones),
         replies=replies_from(settings),
         clock=clock or utcnow,
+        operator=operator or current_operator(settings),
     )
-    services._gateway = instrumented(gateway) if gateway is not None else None
+    if gateway is not None:
+        from alerts.gateways.gateway_metrics import instrumented
+
+        services._gateway = instrumented(gateway)
     if settings.zones.online_geocoder:
+        from alerts.gateways.online_geocoder import NominatimGeocoder
+
         services.online_geocoder = NominatimGeocoder(settings.zones)
     return services
+
+
+def current_operator(settings: Settings) -> str:
+    """Who runs this process: service.operator (ALERTS_OPERATOR), else the OS user."""
+    if settings.service.operator:
+        return settings.service.operator
+    try:
+        user = getpass.getuser()
+    except Exception:  # no login name and no passwd entry (a bare container): say so
+        return UNKNOWN_OPERATOR
+    return " ".join(user.split())[:OPERATOR_MAX] or UNKNOWN_OPERATOR
 
 
 def gateway_from_settings(settings: Settings) -> Gateway:

@@ -4,6 +4,8 @@ services, the shared city data, the fake Twilio and the public town with open me
 from __future__ import annotations
 
 import os
+import queue
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -56,6 +58,11 @@ class PostgresDatabases:
         self._psycopg = psycopg
         self._template = f"alerts_tmpl_{uuid.uuid4().hex[:10]}"
         self._made: list[str] = []
+        # Dropping a database waits for a checkpoint (about 80 ms): a test's database is
+        # dropped in the background while the next tests run, not all at the end.
+        self._done: queue.Queue[str | None] = queue.Queue()
+        self._dropper = threading.Thread(target=self._drop_released, daemon=True)
+        self._dropper.start()
         self._admin(f'CREATE DATABASE "{self._template}"')
         from alerts.wiring import build
 
@@ -80,10 +87,25 @@ class PostgresDatabases:
         self._made.append(name)
         return self.url(name)
 
+    def release(self, url: str) -> None:
+        """The test using this database is over: drop it soon, in the background."""
+        name = url.rsplit("/", 1)[1]
+        self._made.remove(name)
+        self._done.put(name)
+
     def drop_all(self) -> None:
         """Drop every database made by this run."""
+        self._done.put(None)
+        self._dropper.join()
         for name in [*self._made, self._template]:
-            self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            self._drop(name)
+
+    def _drop_released(self) -> None:
+        while (name := self._done.get()) is not None:
+            self._drop(name)
+
+    def _drop(self, name: str) -> None:
+        self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     def _admin(self, sql: str) -> None:
         with self._psycopg.connect(_libpq(f"{PG_SERVER}/test"), autocommit=True) as conn:
@@ -108,7 +130,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh, migrated database: a SQLite file, then a PostgreSQL database."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'alerts.db'}"
-    return request.getfixturevalue("postgres").create()
+    databases: PostgresDatabases = request.getfixturevalue("postgres")
+    url = databases.create()
+    request.addfinalizer(lambda: databases.release(url))
+    return url
 
 
 @pytest.fixture

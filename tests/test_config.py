@@ -71,6 +71,10 @@ def test_config_file_search_order(tmp_path: Path) -> None:
         ({"ALERTS_DATABASE_URL": "postgresql://x@y"}, ["database.url", "database"]),
         ({"ALERTS_GATEWAY": "pigeon"}, ["gateway.kind", "ALERTS_GATEWAY"]),
         ({"ALERTS_TIMEZONE": "Mars/Olympus"}, ["service.timezone", "Mars/Olympus"]),
+        (
+            {"ALERTS_OPERATOR_LANGUAGE": "klingon"},
+            ["service.operator_language", "ALERTS_OPERATOR_LANGUAGE", "'auto'"],
+        ),
         ({"ALERTS_PUBLIC_URL": "alerts.example.org"}, ["service.public_url", "http"]),
         ({"ALERTS_DISPATCH_RATE": "fast"}, ["dispatch.rate_per_second"]),
         ({"ALERTS_DISPATCH_RATE": "-1"}, ["dispatch.rate_per_second"]),
@@ -137,7 +141,7 @@ def test_example_config_is_valid_and_documents_every_key() -> None:
     text = example.read_text(encoding="utf-8")
     load_settings(example, env={})
     for section, model in Settings.model_fields.items():
-        if section == "source":
+        if section in ("source", "locale"):
             continue
         assert f"[{section}]" in text, section
         for key in model.annotation.model_fields:  # type: ignore[union-attr]
@@ -165,3 +169,35 @@ def test_the_old_concurrency_key_is_read_as_the_in_flight_ceiling_with_a_warning
     config.write_text("[dispatch]\nmax_in_flight = 0\n")
     with pytest.raises(ConfigError, match=r"dispatch\.max_in_flight"):
         load_settings(config, env={})
+
+
+@pytest.mark.parametrize(
+    ("env", "lang"),
+    [
+        ({}, "en"),
+        ({"LANG": "fr_CA.UTF-8"}, "fr"),
+        ({"LANG": "en_CA.UTF-8", "LC_TIME": "fr_CA.UTF-8"}, "fr"),
+        ({"LANG": "fr_CA.UTF-8", "LC_TIME": "C.UTF-8"}, "en"),
+        ({"LC_ALL": "fr_FR", "LC_TIME": "en_US", "LANG": "en_US"}, "fr"),
+        ({"LC_ALL": "", "LANG": "fr_CA"}, "fr"),  # an empty variable is not set
+        ({"LANG": "fr_CA", "ALERTS_OPERATOR_LANGUAGE": "en"}, "en"),
+        ({"LANG": "C", "ALERTS_OPERATOR_LANGUAGE": " FR "}, "fr"),
+        ({"LANG": "fr_CA", "ALERTS_OPERATOR_LANGUAGE": "auto"}, "fr"),
+    ],
+)
+def test_the_operator_language_is_set_or_follows_the_locale(
+    tmp_path: Path, env: dict[str, str], lang: str
+) -> None:
+    settings = load_settings(env=env, cwd=tmp_path)
+    assert settings.operator_lang == lang
+    # A copy with other overrides keeps the locale it was read with.
+    assert settings.with_overrides(**{"zones.snap_meters": 30}).operator_lang == lang
+
+
+def test_the_operator_language_can_be_set_in_the_file(tmp_path: Path) -> None:
+    config = tmp_path / "alerts.toml"
+    config.write_text('[service]\noperator_language = "fr"\n')
+    assert load_settings(env={"LANG": "en_CA.UTF-8"}, cwd=tmp_path).operator_lang == "fr"
+    config.write_text('[service]\noperator_language = "de"\n')
+    with pytest.raises(ConfigError, match=r"service\.operator_language.*alerts\.toml"):
+        load_settings(env={}, cwd=tmp_path)

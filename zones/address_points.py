@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from zones.addresses import parse_civic
-from zones.errors import AddressFileError
+from zones.errors import AddressFileError, AddressOptionError
 from zones.names import fold
 
 # Column names found without flags, compared without case, accents, spaces or underscores.
@@ -146,7 +146,7 @@ def _column(
     if wanted is not None:
         if wanted in columns:
             return wanted
-        raise AddressFileError(f"{path}: no column '{wanted}'; available columns: {available}")
+        raise AddressOptionError(f"{path}: no column '{wanted}'; available columns: {available}")
     keys = {_key(column): column for column in reversed(columns)}
     for name in usual:
         if _key(name) in keys:

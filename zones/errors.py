@@ -31,6 +31,13 @@ class LayerError(ZoneError):
     """A zone layer file cannot be used: unreadable, not GeoJSON polygons, no name, bad CRS."""
 
 
+class LayerOptionError(LayerError):
+    """An option does not fit the layer (a --name-field it lacks, an unknown --crs): a usage
+    error."""
+
+    exit_code = 2
+
+
 class UnknownZone(ZoneError):
     """No zone matches a name; carries up to three suggestions."""
 
@@ -55,6 +62,12 @@ class AmbiguousZone(ZoneError):
 
 class AddressFileError(ZoneError):
     """An address points file is unusable; the message names the line or feature at fault."""
+
+
+class AddressOptionError(AddressFileError):
+    """A column option (--number-field...) names a column the file lacks: a usage error."""
+
+    exit_code = 2
 
 
 class PlaceNotFound(ZoneError):

@@ -23,6 +23,10 @@ from zones.projection import LocalProjection, area_km2, degrees_spanning
 
 _NOWHERE: tuple[None, float] = (None, math.inf)
 
+# Single lookups the zones' tree answers before the grid is built: a command or a resident's
+# text needs one or two, and the grid pays for itself only over many more.
+TREE_LOOKUPS = 1000
+
 
 @dataclass(frozen=True)
 class Zone:
@@ -74,6 +78,7 @@ class ZoneLayer:
         self._tree = shapely.STRtree(self._geoms)
         self._metric = LocalProjection.around(shapely.box(*self.bounds))
         self._inside = [(zone, 0.0) for zone in self.zones]
+        self._tree_lookups = 0
 
     @classmethod
     def from_geometries(
@@ -163,6 +168,9 @@ class ZoneLayer:
 
     def locate(self, lon: float, lat: float) -> tuple[Zone | None, float]:
         """Zone holding the point and distance in metres: 0 inside, snapped, or (None, inf)."""
+        if "_grid" not in self.__dict__ and self._tree_lookups < TREE_LOOKUPS:
+            self._tree_lookups += 1  # a race between threads only builds the grid later
+            return self._locate_by_tree(lon, lat)
         grid = self._grid
         fx = (lon - grid.x0) * grid.inv_dx
         fy = (lat - grid.y0) * grid.inv_dy
@@ -179,6 +187,17 @@ class ZoneLayer:
             if shapely.intersects_xy(geoms[index], lon, lat):
                 return self._inside[index]
         return self._snap(group.near, lon, lat)
+
+    def _locate_by_tree(self, lon: float, lat: float) -> tuple[Zone | None, float]:
+        """`locate` without the grid: the zones' tree, then the exact tests (same answers)."""
+        if not (math.isfinite(lon) and math.isfinite(lat)):
+            return _NOWHERE
+        inside = self._tree.query(Point(lon, lat), predicate="intersects")
+        if len(inside):  # the lowest index wins on a shared boundary, as with the grid
+            return self._inside[int(inside.min())]
+        reach = self._snap_deg
+        near = self._tree.query(shapely.box(lon - reach, lat - reach, lon + reach, lat + reach))
+        return self._snap(tuple(sorted(near.tolist())), lon, lat)
 
     def locate_many(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
         """Zone index for each point (-1 outside, no snapping), vectorized; agrees with locate."""
@@ -213,9 +232,14 @@ class ZoneLayer:
 
     @cached_property
     def _grid(self) -> CellGrid:
-        """The lookup grid, built on the first lookup (about half a second for a city)."""
-        snap_deg = degrees_spanning(self.snap_meters, self.bounds[1], self.bounds[3])
-        return CellGrid(list(self._geoms), snap_deg)
+        """The lookup grid, built after the first few single lookups or for the first bulk one
+        (about a second for a city)."""
+        return CellGrid(list(self._geoms), self._snap_deg)
+
+    @cached_property
+    def _snap_deg(self) -> float:
+        """The snap distance in degrees, on both axes, anywhere in the layer (generous)."""
+        return degrees_spanning(self.snap_meters, self.bounds[1], self.bounds[3])
 
     @cached_property
     def _cells(self) -> memoryview:

@@ -16,7 +16,7 @@ from pyproj.exceptions import CRSError
 from shapely.geometry import Polygon, shape
 from shapely.geometry.base import BaseGeometry
 
-from zones.errors import LayerError
+from zones.errors import LayerError, LayerOptionError
 from zones.names import clean_name
 from zones.projection import LONLAT
 
@@ -195,7 +195,9 @@ def _name_field(features: list[dict[str, Any]], wanted: str | None, source: str)
     available = ", ".join(counts) or "none"
     if wanted is not None:
         if wanted not in counts:
-            raise LayerError(f"{source}: no field '{wanted}'; available fields: {available}")
+            raise LayerOptionError(
+                f"{source}: no field '{wanted}' (--name-field); available fields: {available}"
+            )
         return wanted
     for candidate in NAME_FIELDS:
         for key in counts:
@@ -259,6 +261,8 @@ def _source_crs(obj: dict[str, Any], override: str | None, source: str) -> tuple
     try:
         crs = CRS.from_user_input(text)
     except CRSError as exc:
+        if override is not None:
+            raise LayerOptionError(f"--crs: unknown coordinate system '{text}'") from exc
         raise LayerError(f"{source}: unknown coordinate system '{text}'") from exc
     label = crs.to_string()
     # GeoJSON writes x (longitude) first whatever the CRS's official axis order says.

@@ -20,6 +20,7 @@ from alerts.clock.operation_messages import request_for
 from alerts.core.local_time import format_local
 from alerts.errors import NotFound, UsageError
 from alerts.sending.sending import prepare_alert, release_scheduled_alert, write_alert
+from alerts.storage.audit import record_action
 from alerts.storage.db import rowcount
 from alerts.storage.models import Alert, Notice, Operation, Recurrence
 from alerts.wiring import Services
@@ -153,6 +154,11 @@ def cancel_notice(services: Services, notice_id: int) -> None:
             raise UsageError(f"notice {notice_id} is {notice.status}, not scheduled")
         notice.status = CANCELLED
         session.add(notice)
+        record_action(
+            session, services.operator, "schedule.cancel", f"notice {notice_id}",
+            now=services.clock(), kind=notice.kind, alert=notice.alert_id,
+            operation=notice.operation_id,
+        )  # fmt: skip
         if notice.kind == "alert" and notice.alert_id:
             session.execute(
                 update(Alert)

@@ -19,9 +19,10 @@ from alerts.clock.operation_messages import TEMPLATES, operation_request, operat
 from alerts.core.composition import MessageSpec, join_names
 from alerts.core.local_time import format_local, parse_local_time
 from alerts.core.schedule_rules import parse_duration, release_time
-from alerts.errors import InvalidInput, NotFound, UsageError
+from alerts.errors import InvalidInput, InvalidOption, NotFound, UsageError
 from alerts.places.places import resolve, zone_by_name
 from alerts.sending.sending import cancel_alert, prepare_alert
+from alerts.storage.audit import record_action
 from alerts.storage.models import Notice, Operation
 from alerts.wiring import Services
 from zones.errors import ZoneError
@@ -97,7 +98,7 @@ def resolve_operation(services: Services, spec: OperationSpec) -> Resolved:
     start = spec.start if isinstance(spec.start, datetime) else parse_local_time(spec.start, tz)
     end = spec.end if isinstance(spec.end, datetime) else parse_local_time(spec.end, tz)
     if end <= start:
-        raise InvalidInput("an operation must end after it starts")
+        raise InvalidOption("an operation must end after it starts")
     if end <= services.clock():
         raise OperationOver(f"this operation is already over ({format_local(end, tz)})")
     ids, names, lon, lat, radius = _where(services, spec)
@@ -158,6 +159,7 @@ def add_operation(services: Services, spec: OperationSpec) -> dict[str, Any]:
         session.flush()
         armed = _plan_notices(services, session, operation)
         operation_id = operation.id
+        _record(services, session, "operations.add", operation)
     arm(services, armed)
     assert operation_id is not None
     return show_operation(services, operation_id)
@@ -261,17 +263,21 @@ def _disarm(services: Services, notice_ids: list[int]) -> None:
 
 
 def cancel_operation(services: Services, operation_id: int) -> dict[str, Any]:
-    """Cancel an operation: pending notices dropped, a correction to those already told."""
+    """Cancel an operation: pending notices dropped, a correction to those already told.
+
+    Cancelling it again changes nothing and says so (`already_cancelled`).
+    """
     with services.session() as session:
         operation = _load(session, operation_id)
         if operation.status == "cancelled":
-            raise UsageError(f"operation {operation_id} is already cancelled")
+            return {**operation_dict(services, session, operation), "already_cancelled": True}
         told, dropped = _drop_pending(session, operation_id)
         operation.status, operation.updated_at = "cancelled", services.clock()
         session.add(operation)
+        _record(services, session, "operations.cancel", operation, told=len(told) or None)
     _disarm(services, dropped)
     _correct(services, operation, told, "cancelled")
-    return show_operation(services, operation_id)
+    return {**show_operation(services, operation_id), "already_cancelled": False}
 
 
 def move_operation(
@@ -305,11 +311,27 @@ def reschedule_operation(
         session.add(operation)
         skip = frozenset({"notice"}) if told else frozenset()  # the correction tells them
         armed = _plan_notices(services, session, operation, skip)
+        tz = services.settings.service.tz
+        was = {"start": format_local(before.start_at, tz), "end": format_local(before.end_at, tz)}
+        _record(services, session, "operations.move", operation, was=was)
     _disarm(services, dropped)
     arm(services, armed)
     if told and (resolved.start_at, resolved.end_at) != (before.start_at, before.end_at):
         _correct(services, operation, told, "moved")
     return show_operation(services, operation_id)
+
+
+def _record(
+    services: Services, session: Session, action: str, operation: Operation, **detail: Any
+) -> None:
+    """The operator's change to an operation, in the audit trail (a plan file is its source)."""
+    tz = services.settings.service.tz
+    record_action(
+        session, services.operator, action, f"operation {operation.id}", now=services.clock(),
+        kind=operation.kind, start=format_local(operation.start_at, tz),
+        end=format_local(operation.end_at, tz), zones=list(operation.zone_names),
+        source=operation.source if operation.source != "cli" else None, **detail,
+    )  # fmt: skip
 
 
 def _correct(services: Services, operation: Operation, told: list[Notice], what: str) -> None:

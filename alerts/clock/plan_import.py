@@ -32,9 +32,11 @@ from alerts.clock.operations import (
     resolve_operation,
 )
 from alerts.core.local_time import parse_local_time
+from alerts.core.progress import Progress, ignore_progress
 from alerts.errors import AlertsError, InvalidInput
 from alerts.gateways.documents import require_import_file
 from alerts.places.places import zone_by_name
+from alerts.storage.audit import record_action
 from alerts.storage.models import Operation
 from alerts.wiring import Services
 from zones.errors import ZoneError
@@ -79,10 +81,14 @@ class _Event:
     cancelled: bool = False
 
 
-def import_plan(services: Services, path: str | Path) -> PlanReport:
+def import_plan(
+    services: Services, path: str | Path, *, progress: Progress | None = None
+) -> PlanReport:
     """Import an .ics or .csv plan; a re-import of the same file changes nothing."""
+    tell = progress or ignore_progress
     path = Path(path)
     require_import_file(path)
+    tell("reading the plan", 0, None)
     events = (
         _read_ics(services, path)
         if path.suffix.lower() in (".ics", ".ical")
@@ -96,7 +102,8 @@ def import_plan(services: Services, path: str | Path) -> PlanReport:
     stored = _stored_operations(services, [event.spec.external_id for event in events])
     report = PlanReport()
     checked: list[tuple[_Event, Resolved | None, Operation | None]] = []
-    for event in events:
+    for done, event in enumerate(events):
+        tell("checking operations", done, len(events))
         existing = stored.get(event.spec.external_id or "")
         if event.cancelled:
             checked.append((event, None, existing))
@@ -113,8 +120,16 @@ def import_plan(services: Services, path: str | Path) -> PlanReport:
                 report.unchanged += 1
         except (AlertsError, ZoneError) as exc:
             raise PlanError(f"{path.name}, {event.where}: {exc}") from None
-    for event, resolved, existing in checked:
+    for done, (event, resolved, existing) in enumerate(checked):
+        tell("storing operations", done, len(checked))
         _apply(services, event, resolved, existing, report)
+    tell("storing operations", len(checked), len(checked))
+    # Each operation added, moved or cancelled has its own entry, written with it.
+    with services.session() as session:
+        record_action(
+            session, services.operator, "operations.import", path.name, now=services.clock(),
+            **{key: value for key, value in report.as_dict().items() if key != "operations"},
+        )  # fmt: skip
     return report
 
 

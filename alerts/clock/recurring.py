@@ -20,6 +20,7 @@ from alerts.clock.operation_messages import stored_request
 from alerts.core.schedule_rules import parse_recurrence, release_time
 from alerts.errors import NotFound, UsageError
 from alerts.sending.sending import AlertRequest, prepare_alert
+from alerts.storage.audit import record_action
 from alerts.storage.jobs import recurrence_trigger
 from alerts.storage.models import Notice, Recurrence
 from alerts.wiring import Services
@@ -42,6 +43,12 @@ def add_recurrence(services: Services, request: AlertRequest, schedule: str) -> 
         session.add(recurrence)
         session.flush()
         recurrence_id = recurrence.id
+        record_action(
+            session, services.operator, "send.every", f"recurrence {recurrence_id}",
+            now=services.clock(), kind=request.kind, schedule=canonical,
+            target=draft.target.kind, zones=list(draft.target.zone_names) or None,
+            recipients=draft.recipients, urgent=request.urgent or None,
+        )  # fmt: skip
     assert recurrence_id is not None
     settings = services.settings
     services.timer.add_recurrence(
@@ -58,6 +65,10 @@ def cancel_recurrence(services: Services, recurrence_id: int) -> None:
             raise NotFound(f"no recurring notice with id {recurrence_id}")
         recurrence.status = "cancelled"
         session.add(recurrence)
+        record_action(
+            session, services.operator, "schedule.cancel", f"recurrence {recurrence_id}",
+            now=services.clock(), kind=recurrence.kind, schedule=recurrence.schedule,
+        )  # fmt: skip
     services.timer.remove_recurrence(recurrence_id)
 
 

@@ -19,6 +19,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select
 from sqlmodel import col
 
+from alerts.clock.heartbeats import SCHEDULER, Pulse
 from alerts.clock.leadership import Leadership
 from alerts.clock.notices import fire_notice, mark_missed, pending_notices
 from alerts.clock.recurring import fire_recurrence, record_occurrence
@@ -72,6 +73,7 @@ class ClockRole:
         self.scheduler: BackgroundScheduler | None = None
         self._ticks = 0
         self._housekept_at: float | None = None
+        self.pulse = Pulse(services, SCHEDULER, "scheduler")
 
     @property
     def leading(self) -> bool:
@@ -83,6 +85,7 @@ class ClockRole:
         settings = self.services.settings.schedule
         try:
             while not self.stop.is_set():
+                self.pulse(leader=self.leading)  # commands warn when no scheduler is seen
                 if not self.leading:
                     if self.leadership.try_acquire():
                         self._start()
@@ -96,6 +99,7 @@ class ClockRole:
         finally:
             self._halt()
             self.leadership.release()
+            self.pulse.stop()
 
     def _start(self) -> None:
         global _running

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from alerts.commands.clock_warning import warn_if_no_scheduler
 from alerts.commands.console_text import plain
 from alerts.commands.context import (
     JSON_OPTION,
@@ -20,15 +22,26 @@ from alerts.commands.context import (
     services,
     state,
 )
+from alerts.errors import UsageError
 
 # Start-up stays light (`alerts --help` loads none of this): each command imports the
 # use-cases it runs.
 if TYPE_CHECKING:
     from alerts.outbox.dispatch import DispatchReport, ProgressCallback
-    from alerts.sending import sending
+    from alerts.sending import corrections, sending
     from alerts.wiring import Services
 
 _KIND_HELP = "snow, radar or info (info reaches every active subscriber)."
+_TEMPLATE_HELP = "A template name: snow, radar, info... ('alerts templates list' shows them)."
+# What composition.format_value spells out; everything else is used as given.
+_VAR_HELP = (
+    "A template value (repeatable): KEY=VALUE for both languages, KEY.fr=VALUE or "
+    "KEY.en=VALUE for one (it wins over KEY=). ISO dates and times are written out in each "
+    "language: 2026-12-03, 19:00, 2026-12-03 19:00 (or 2026-12-03T19:00) and 19:00-07:00 "
+    'become "jeudi 3 décembre", "19 h", "jeudi 3 décembre à 19 h", "de 19 h à 7 h" / '
+    '"Thursday, December 3", "7 p.m.", "Thursday, December 3 at 7 p.m.", '
+    "\"from 7 p.m. to 7 a.m.\". A template's variables: 'alerts templates show NAME'."
+)
 # Alert ids are 32-bit integers in the database: a larger one names no alert, and the
 # database driver would refuse to bind it (an internal error, not a usage one).
 MAX_ALERT_ID = 2**31 - 1
@@ -46,8 +59,8 @@ def send(
     message: str = typer.Option(None, "--message", help="The text, for every language."),
     message_fr: str = typer.Option(None, "--message-fr", help="The French text."),
     message_en: str = typer.Option(None, "--message-en", help="The English text."),
-    template: str = typer.Option(None, "--template", help="A template name (snow, radar...)."),
-    var: list[str] = typer.Option(None, "--var", help="KEY=VALUE for the template (repeatable)."),
+    template: str = typer.Option(None, "--template", help=_TEMPLATE_HELP),
+    var: list[str] = typer.Option(None, "--var", help=_VAR_HELP),
     gsm_only: bool = typer.Option(False, "--gsm-only", help="Replace accents GSM-7 lacks."),
     at: str = typer.Option(None, "--at", help="Send later: local time, 2026-12-03 19:00."),
     every: str = typer.Option(
@@ -59,7 +72,12 @@ def send(
     queue_only: bool = typer.Option(False, "--queue-only", help="Queue for running workers."),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Preview, confirm, queue and send an alert (without --at or --queue-only, right here)."""
+    """Preview, confirm, queue and send an alert.
+
+    With a dispatch worker of `alerts serve` alive, the alert is queued for it and the
+    command returns (follow it with `alerts status ID --follow`); with none, it is sent
+    right here, with a progress bar. --at and --queue-only only queue.
+    """
     from alerts.clock import recurring
     from alerts.core.composition import MessageSpec, parse_variables
     from alerts.core.local_time import format_local
@@ -81,6 +99,7 @@ def send(
             print_json(made)
         else:
             console.print(f"Recurring alert {made['id']} armed: {plain(made['schedule'])}.")
+        warn_if_no_scheduler(wired)
         return
     draft = sending.prepare_alert(wired, request)
     if not as_json:
@@ -92,11 +111,15 @@ def send(
     if draft.recipients > state(ctx).settings.send.confirm_over and not yes:
         typer.confirm(f"Send to {draft.recipients} recipients?", abort=True, err=True)
     queued = sending.queue_alert(wired, draft)
-    report = None
-    if queued.state == "queued" and not queue_only:
-        report = _dispatch_alert(wired, queued.alert_id, queued.recipients, as_json)
+    report = follow = None
+    if queued.state == "queued":
+        report, follow = _send_or_hand_over(
+            wired, queued.alert_id, queued.recipients, queue_only, as_json
+        )
+    elif queued.state == "scheduled":
+        warn_if_no_scheduler(wired)
     if as_json:
-        print_json(_send_document(wired, draft, queued, report))
+        print_json(_send_document(wired, draft, queued, report, follow))
         _exit_if_stopped(report)
         return
     when = (
@@ -105,12 +128,35 @@ def send(
         else ""
     )
     console.print(
-        f"Alert {queued.alert_id} {queued.state}{when}: {queued.recipients} recipient(s).",
+        f"Alert {queued.alert_id} {queued.state}{when}: {queued.recipients} recipient(s)."
+        + (f" Follow with: {follow}" if follow else ""),
         markup=False,
     )
     if report is not None:
         console.print(_report_line(report))
     _exit_if_stopped(report)
+
+
+def _send_or_hand_over(
+    wired: Services, alert_id: int, recipients: int, queue_only: bool, quiet: bool
+) -> tuple[DispatchReport | None, str | None]:
+    """Leave a queued alert to the workers of `alerts serve` when one is alive (or with
+    --queue-only), saying how to follow it; else send it right here.
+
+    Returns the report of a send right here, or the command that follows the alert.
+    """
+    from alerts.clock.heartbeats import workers_alive
+
+    follow = f"alerts status {alert_id} --follow"
+    if workers_alive(wired):
+        return None, follow
+    if queue_only:
+        sys.stderr.write(
+            f"warning: no dispatch worker is running: alert {alert_id} waits for "
+            "`alerts serve` (or `alerts dispatch`)\n"
+        )
+        return None, follow
+    return _dispatch_alert(wired, alert_id, recipients, quiet), None
 
 
 def _dispatch_alert(wired: Services, alert_id: int, recipients: int, quiet: bool) -> DispatchReport:
@@ -146,6 +192,7 @@ def _send_document(
     draft: sending.Draft,
     queued: sending.QueuedAlert | None,
     report: DispatchReport | None = None,
+    follow: str | None = None,
 ) -> dict[str, Any]:
     from alerts.core.composition import LANGS
     from alerts.core.local_time import format_local
@@ -175,6 +222,7 @@ def _send_document(
         "warnings": list(draft.estimate.warnings),
         "scheduled_for": format_local(draft.scheduled_for, tz) if draft.scheduled_for else None,
         "dispatch": report.as_dict() if report else None,
+        "follow": follow,  # left to the running workers: the command that follows it
     }
 
 
@@ -217,29 +265,12 @@ def _print_preview(wired: Services, draft: sending.Draft) -> None:
 @contextmanager
 def _progress_bar(quiet: bool, total: int | None, label: str) -> Iterator[ProgressCallback | None]:
     """A rich progress bar on a terminal (on stderr); nothing otherwise."""
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
+    from alerts.commands.progress import progress_bar
 
-    errors = Console(stderr=True)
-    if quiet or not errors.is_terminal:
-        yield None
-        return
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[detail]}"),
-        TimeRemainingColumn(),
-        console=errors,
-        transient=True,
-    ) as bar:
-        task = bar.add_task(label, total=total, detail="")
+    with progress_bar(label, quiet=quiet, total=total) as bar:
+        if bar is None:
+            yield None
+            return
 
         def update(report: DispatchReport) -> None:
             done = report.sent + report.failed + report.skipped
@@ -249,7 +280,7 @@ def _progress_bar(quiet: bool, total: int | None, label: str) -> Iterator[Progre
                 if report.failed or report.retried
                 else ""
             )
-            bar.update(task, completed=done, total=whole, detail=detail)
+            bar.update(done, whole, detail=detail)
 
         yield update
 
@@ -270,26 +301,45 @@ def _report_line(report: DispatchReport) -> str:
 def status(
     ctx: typer.Context,
     alert_id: int = id_argument("The alert's id."),
+    deliveries: bool = typer.Option(
+        False, "--deliveries", help="A CSV on stdout: one row per recipient, phones masked."
+    ),
+    include_phones: bool = typer.Option(
+        False, "--include-phones", help="With --deliveries: whole numbers (personal data)."
+    ),
+    follow: bool = typer.Option(
+        False, "--follow", help="Draw the progress live until the alert is over (Ctrl-C stops)."
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """An alert's progress: deliveries by state, by zone and by error code."""
+    """An alert's progress: deliveries by state, by zone and by error code, and who sent it."""
     from alerts.sending import alert_reports
 
+    if follow and deliveries:
+        raise UsageError("--follow does not go with --deliveries")
+    if follow:  # on stderr; then the final status, as without --follow
+        from alerts.commands.follow import follow_alert
+
+        follow_alert(services(ctx), alert_id)
+    if deliveries:
+        _print_deliveries(services(ctx), alert_id, include_phones, as_json)
+        return
+    if include_phones:
+        raise UsageError("--include-phones goes with --deliveries")
     shown = alert_reports.alert_status(services(ctx), alert_id)
     if as_json:
         print_json(shown)
         return
     console.print(
         f"[bold]alert {shown['alert_id']}[/bold] {shown['kind']}  {shown['state']}  "
-        f"{shown['recipients']} recipient(s)  created {shown['created_at']}"
+        f"{shown['recipients']} recipient(s)  created {state(ctx).human_time(shown['created_at'])}"
     )
+    console.print(f"  sent by {plain(_sender(shown))}")
     if shown["error"]:
         console.print(f"[red]{plain(shown['error'])}[/red]")
     counts = "  ".join(f"{name} {count}" for name, count in shown["deliveries"].items() if count)
     console.print(f"  {counts or 'no deliveries'}")
-    for zone, states in shown["by_zone"].items():
-        line = ", ".join(f"{name} {count}" for name, count in states.items())
-        console.print(f"  {plain(zone)}: {line}")
+    _print_zones(shown)
     if shown["errors"]:
         errors = ", ".join(f"{plain(code)} x{count}" for code, count in shown["errors"].items())
         console.print(f"  errors: {errors}")
@@ -309,33 +359,220 @@ def status(
         console.print(f"  {count} unknown: {plain(reason)}")
 
 
+# The delivery states as short headers, for the per-zone table of a narrow terminal.
+_STATE_HEADERS = {"delivered": "deliv.", "undelivered": "undeliv.", "cancelled": "canc."}
+
+
+def _print_zones(shown: dict[str, Any]) -> None:
+    """The deliveries of each zone by state, as a table fitted to the terminal."""
+    from alerts.commands.tables import Column, print_table
+
+    by_zone = shown["by_zone"]
+    present = {name for states in by_zone.values() for name in states}
+    names = [name for name in shown["deliveries"] if name in present]
+    names += sorted(present - set(names))
+    columns = [Column("zone", wrap=True)]
+    columns += [Column(n, short=_STATE_HEADERS.get(n, ""), justify="right") for n in names]
+    rows = [[zone, *(states.get(n, 0) for n in names)] for zone, states in by_zone.items()]
+    if rows:
+        print_table(columns, rows, indent=2)
+
+
+def _sender(shown: dict[str, Any]) -> str:
+    """Who sent an alert: its operator, or the clock's notice."""
+    if shown["sent_by"]:
+        return str(shown["sent_by"])
+    if shown["notice_id"] is not None:
+        return f"the scheduler (notice {shown['notice_id']})"
+    return "unknown (sent before the audit trail)"
+
+
+def _print_deliveries(wired: Services, alert_id: int, include_phones: bool, as_json: bool) -> None:
+    """One CSV row per recipient on stdout, streamed, every cell safe for a spreadsheet."""
+    import csv
+    import sys
+
+    from alerts.sending.delivery_export import COLUMNS, delivery_rows
+    from alerts.subscribers.subscriber_import import spreadsheet_safe
+
+    if as_json:
+        raise UsageError("--deliveries writes CSV; it does not go with --json")
+    rows = delivery_rows(wired, alert_id, include_phones=include_phones)
+    writer = csv.DictWriter(sys.stdout, fieldnames=COLUMNS)
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({key: spreadsheet_safe(value) for key, value in row.items()})
+
+
 def cancel(
     ctx: typer.Context,
     alert_id: int = typer.Argument(..., min=1, max=MAX_ALERT_ID, help="The alert's id."),
-    notify: str = typer.Option(None, "--notify", help="A correction for those already texted."),
+    notify: bool = typer.Option(
+        False,
+        "--notify",
+        help=(
+            "Text those already reached the shipped correction in each one's language (it "
+            "takes no text: --notify-fr and --notify-en give your own)."
+        ),
+    ),
+    notify_fr: str = typer.Option(
+        None, "--notify-fr", help="Your own French correction (with --notify-en)."
+    ),
+    notify_en: str = typer.Option(
+        None, "--notify-en", help="Your own English correction (with --notify-fr)."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show the preview; change nothing."),
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
     queue_only: bool = typer.Option(False, "--queue-only", help="Queue the correction only."),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Cancel what is not sent yet; --notify texts a correction to those already reached."""
-    from alerts.sending import sending
+    """Cancel what is not sent yet; --notify texts a correction to those already reached.
 
+    The correction is the shipped `cancelled` template (its neighbourhoods, when the alert
+    went out, and the opt-out word) in each resident's language, or your own texts
+    (--notify-fr with --notify-en). It is previewed first, and confirmed as `send` is.
+    Cancelling twice says the alert is already cancelled.
+    """
+    from alerts.core.composition import MessageSpec
+    from alerts.sending import corrections
+
+    if (notify_fr is None) != (notify_en is None):
+        raise UsageError("--notify-fr and --notify-en go together")
+    own = None if notify_fr is None else MessageSpec(text_fr=notify_fr, text_en=notify_en)
     wired = services(ctx)
-    result = sending.cancel_alert(wired, alert_id, notify)
-    report = None
-    if result.correction_id is not None and result.correction_recipients and not queue_only:
-        report = _dispatch_alert(wired, result.correction_id, result.correction_recipients, as_json)
+    draft = corrections.prepare_cancel(wired, alert_id, own, shipped=notify and own is None)
+    if not as_json and (draft.texts is not None or dry_run):
+        _print_cancel_preview(wired, draft)
+    if dry_run:
+        if as_json:
+            print_json(_cancel_document(draft))
+        return
+    if draft.recipients > state(ctx).settings.send.confirm_over and not yes:
+        typer.confirm(
+            f"Text the correction to {draft.recipients} recipients?", abort=True, err=True
+        )
+    result = corrections.cancel(wired, draft)
+    report = follow = None
+    if result.correction_id is not None and result.correction_recipients:
+        report, follow = _send_or_hand_over(
+            wired, result.correction_id, result.correction_recipients, queue_only, as_json
+        )
     if as_json:
-        print_json({**result.__dict__, "dispatch": report.as_dict() if report else None})
+        print_json(_cancel_document(draft, result, report, follow))
         _exit_if_stopped(report)
         return
-    console.print(f"Alert {alert_id} {result.state}: {result.cancelled} delivery(ies) cancelled.")
+    if result.already_cancelled:
+        console.print(f"Alert {alert_id} is already cancelled.")
+    elif result.state == "done" and not result.cancelled:
+        console.print(f"Alert {alert_id} is done: nothing was left to cancel.")
+    else:
+        console.print(
+            f"Alert {alert_id} {result.state}: {result.cancelled} delivery(ies) cancelled."
+        )
+    if result.earlier_correction_id is not None:
+        console.print(
+            f"Its correction, alert {result.earlier_correction_id}, was already queued: "
+            f"none sent again (alerts status {result.earlier_correction_id})."
+        )
     if result.correction_id is not None:
         console.print(
-            f"Correction alert {result.correction_id}: {result.correction_recipients} recipient(s)."
+            f"Correction alert {result.correction_id} {'queued' if follow else 'sent'}: "
+            f"{result.correction_recipients} recipient(s)."
+            + (f" Follow with: {follow}" if follow else "")
         )
     if report is not None:
         console.print(_report_line(report))
     _exit_if_stopped(report)
+
+
+def _print_cancel_preview(wired: Services, draft: corrections.CancelDraft) -> None:
+    """What cancelling will stop and, with a correction, who gets which text at what cost."""
+    from alerts.core.composition import LANGS, describe_duration
+
+    if draft.already_cancelled:
+        console.print(f"Alert {draft.alert_id} ({plain(draft.kind)}) is already cancelled.")
+    elif draft.scheduled_recipients:
+        console.print(
+            f"Cancel scheduled alert {draft.alert_id} ({plain(draft.kind)}): its "
+            f"{draft.scheduled_recipients} recipient(s) will not be texted."
+        )
+    else:
+        console.print(
+            f"Cancel alert {draft.alert_id} ({plain(draft.kind)}, {draft.state}): "
+            f"{draft.pending} message(s) not sent yet will not go out."
+        )
+    if draft.texts is None:
+        return
+    if draft.earlier_correction_id is not None:
+        console.print(
+            f"A correction (alert {draft.earlier_correction_id}) was already queued: none again."
+        )
+        return
+    if not draft.recipients:
+        console.print("Nobody was texted yet: no correction to send.")
+        return
+    by_lang = ", ".join(f"{lang} {count}" for lang, count in draft.by_lang.items())
+    console.print(f"[bold]Correction[/bold] to {draft.recipients} recipient(s): {by_lang}")
+    for lang in LANGS:
+        text = draft.texts[lang]
+        console.print(f"[bold]{lang}[/bold] ({text.encoding}, {text.segments} segment(s)):")
+        console.print(f"  {plain(text.text)}")
+    est = draft.estimate
+    assert est is not None
+    console.print(
+        f"{est.total_segments} segment(s), about {est.cost:.2f} {est.currency}, "
+        f"about {describe_duration(est.seconds)} to send"
+    )
+    for warning in (*draft.warnings, *est.warnings):
+        console.print(f"[yellow]warning:[/yellow] {plain(warning)}")
+
+
+def _cancel_document(
+    draft: corrections.CancelDraft,
+    result: sending.CancelResult | None = None,
+    report: DispatchReport | None = None,
+    follow: str | None = None,
+) -> dict[str, Any]:
+    """`alerts cancel --json`: the preview (--dry-run), or what was done."""
+    from alerts.core.composition import LANGS
+
+    correction = None
+    if draft.texts is not None:
+        est = draft.estimate
+        assert est is not None
+        correction = {
+            "recipients": draft.recipients,
+            "by_lang": draft.by_lang,
+            "text": {lang: draft.texts[lang].text for lang in LANGS},
+            "segments": {lang: draft.texts[lang].segments for lang in LANGS},
+            "encoding": {lang: draft.texts[lang].encoding for lang in LANGS},
+            "total_segments": est.total_segments,
+            "estimated_cost": est.cost,
+            "currency": est.currency,
+            "warnings": [*draft.warnings, *est.warnings],
+        }
+    if result is None:
+        done = {
+            "state": "preview", "cancelled": 0, "correction_id": None,
+            "correction_recipients": 0, "already_cancelled": draft.already_cancelled,
+            "earlier_correction_id": draft.earlier_correction_id,
+        }  # fmt: skip
+    else:
+        done = {
+            "state": result.state, "cancelled": result.cancelled,
+            "correction_id": result.correction_id,
+            "correction_recipients": result.correction_recipients,
+            "already_cancelled": result.already_cancelled,
+            "earlier_correction_id": result.earlier_correction_id,
+        }  # fmt: skip
+    return {
+        "alert_id": draft.alert_id,
+        **done,
+        "pending": draft.pending,
+        "correction": correction,
+        "dispatch": report.as_dict() if report else None,
+        "follow": follow,
+    }
 
 
 def history(
@@ -343,25 +580,32 @@ def history(
     limit: int = typer.Option(20, "--limit", min=1, max=MAX_HISTORY, help="How many alerts."),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """The latest alerts, newest first."""
-    from rich.table import Table
-
+    """The latest alerts, newest first (times local, in the operator's language)."""
+    from alerts.commands.tables import Column, print_table
     from alerts.sending import alert_reports
 
     rows = alert_reports.alert_history(services(ctx), limit)
     if as_json:
         print_json(rows)
         return
-    table = Table("id", "kind", "state", "created", "recipients", "sent", "failed")
-    table.add_column("text", no_wrap=True, overflow="ellipsis", max_width=40)
-    for row in rows:
-        created = row["created_at"][:16].replace("T", " ")
-        cells = (
-            row["alert_id"], row["kind"], row["state"], created, row["recipients"],
-            row["sent"], row["failed"], row["text"],
-        )  # fmt: skip
-        table.add_row(*(plain(cell) for cell in cells))
-    console.print(table)
+    cli = state(ctx)
+    columns = (
+        Column("id", justify="right"),
+        Column("kind"),
+        Column("state"),
+        Column("created"),
+        Column("recipients", short="rcpt", justify="right"),
+        Column("sent", justify="right"),
+        Column("failed", short="fail", justify="right"),
+        # The French text; under its row when the terminal is too narrow for it beside.
+        Column("text", wrap=True, min_width=30, below=True),
+    )
+    keys = ("alert_id", "kind", "state", "created_at", "recipients", "sent", "failed", "text")
+    cells = [
+        [cli.human_time(row[key]) if key == "created_at" else row[key] for key in keys]
+        for row in rows
+    ]
+    print_table(columns, cells)
 
 
 def dispatch(
@@ -372,11 +616,21 @@ def dispatch(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Run an outbox worker: send queued deliveries at the configured rate."""
+    from alerts.clock.heartbeats import WORKER, Pulse
     from alerts.outbox.dispatch import run_worker
 
     wired = services(ctx)
+    # A worker that stays says so, like those of `alerts serve`: `alerts send` then leaves
+    # it the sending. One that exits when idle does not (it could leave an alert behind).
+    pulse = None if until_idle else Pulse(wired, WORKER, "dispatch")
     with _progress_bar(as_json, None, "dispatch") as progress, _stop_on_sigterm() as stop:
-        report = run_worker(wired, until_idle=until_idle, progress=progress, stop=stop)
+        try:
+            report = run_worker(
+                wired, until_idle=until_idle, progress=progress, stop=stop, heartbeat=pulse
+            )
+        finally:
+            if pulse is not None:
+                pulse.stop()
     if as_json:
         print_json(report.as_dict())
     else:

@@ -8,6 +8,7 @@ terminal itself. Every value from data goes through `plain` before rich sees it.
 
 from __future__ import annotations
 
+import textwrap
 import unicodedata
 
 from rich.markup import escape
@@ -31,3 +32,15 @@ def without_controls(text: str) -> str:
     return "".join(
         REPLACEMENT if unicodedata.category(ch) == "Cc" and ch not in _KEPT else ch for ch in text
     )
+
+
+def wrapped_lines(text: str, first: str, rest: str, width: int) -> list[str]:
+    """Text wrapped at spaces to `width` under a label (`first`, then `rest` as indent),
+    its own line breaks kept; words are never cut (a long one may pass the width)."""
+    lines: list[str] = []
+    for paragraph in without_controls(text).split("\n"):
+        lines += textwrap.wrap(
+            paragraph, width=max(width, len(first) + 20), initial_indent=rest if lines else first,
+            subsequent_indent=rest, break_long_words=False, break_on_hyphens=False,
+        ) or [(rest if lines else first).rstrip()]  # fmt: skip
+    return lines

@@ -44,15 +44,18 @@ class CliState:
         """The operator's language, "fr" or "en" (service.operator_language, else the locale)."""
         return self.settings.operator_lang
 
-    def human_time(self, moment: datetime | None) -> str:
+    def human_time(self, moment: datetime | str | None) -> str:
         """`moment` local, for the operator: "jeu. 3 déc. 19 h" / "Thu Dec 3, 7 p.m."; "" for None.
 
-        The year shows only when it is not the current one; --json output keeps ISO 8601.
+        An ISO 8601 string (as the use-cases' documents hold) is read first. The year shows
+        only when it is not the current one; --json output keeps ISO 8601.
         """
-        if moment is None:
+        if moment is None or moment == "":
             return ""
         from alerts.core.local_time import human_time
 
+        if isinstance(moment, str):
+            moment = datetime.fromisoformat(moment)
         if moment.tzinfo is None:  # the service stores UTC
             moment = moment.replace(tzinfo=UTC)
         tz = self.settings.service.tz

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from alerts.commands.context import JSON_OPTION, console, print_json, state
+from alerts.commands.clock_warning import warn_if_no_scheduler
+from alerts.commands.context import JSON_OPTION, console, print_json, services, state
 
 app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 
@@ -46,3 +47,5 @@ def status(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
         console.print(
             f"{settings.database.redacted_url()}: revision {current or 'none'} (needs {head})"
         )
+    if current == head:  # the heartbeats are readable only on an up-to-date schema
+        warn_if_no_scheduler(services(ctx))

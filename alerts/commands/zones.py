@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import math
+import shlex
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.text import Text
 
-from alerts.commands.console_text import plain, without_controls
+from alerts.commands.console_text import plain
 from alerts.commands.context import JSON_OPTION, console, print_json, print_json_line, services
 from alerts.errors import AlertsError, InvalidInput, UsageError
 from zones.errors import ZoneError
@@ -41,14 +42,22 @@ def import_(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Import the city's neighbourhood layer (GeoJSON polygons), in one transaction."""
+    from alerts.commands.progress import step_progress
     from alerts.places import layers
 
     wired = services(ctx)
-    layer = layers.read_zone_layer(wired, source, name_field=name_field, crs=crs)
     unlinked: int | None = None  # how many the operator agreed to leave without a zone
-    if dry_run or (replace and not yes):
-        # The preview is the import itself, rolled back: what it shows is what would happen.
-        preview = layers.store_zone_layer(wired, layer, replace=replace, dry_run=True)
+    preview: layers.LayerImport | None = None
+    with step_progress("zones", quiet=as_json) as progress:
+        layer = layers.read_zone_layer(
+            wired, source, name_field=name_field, crs=crs, progress=progress
+        )
+        if dry_run or (replace and not yes):
+            # The preview is the import itself, rolled back: what it shows is what would happen.
+            preview = layers.store_zone_layer(
+                wired, layer, replace=replace, dry_run=True, progress=progress
+            )
+    if preview is not None:
         unlinked = preview.rematch.unlinked if preview.rematch is not None else 0
         if dry_run or unlinked:
             if as_json and dry_run:
@@ -58,7 +67,10 @@ def import_(
             if dry_run:
                 return
             _agree_to_unlink(preview)
-    report = layers.store_zone_layer(wired, layer, replace=replace, max_unlinked=unlinked)
+    with step_progress("zones", quiet=as_json) as progress:
+        report = layers.store_zone_layer(
+            wired, layer, replace=replace, max_unlinked=unlinked, progress=progress
+        )
     if as_json:
         print_json(report.as_dict())
     else:
@@ -138,30 +150,29 @@ def _print_zone_changes(changes: layers.ZoneChanges) -> None:
 @app.command("list")
 def list_(ctx: typer.Context, as_json: bool = JSON_OPTION) -> None:
     """Zones with their area and subscriber count."""
-    from rich.table import Table
+    from alerts.commands.tables import Column, print_table
+    from alerts.places.zone_list import list_zones
 
-    from alerts.places import layers
-
-    zones = layers.list_zones(services(ctx))
+    zones = list_zones(services(ctx))
     if as_json:
         print_json([zone.as_dict() for zone in zones])
         return
-    table = Table("zone", "km²", "subscribers")
-    for zone in zones:
-        table.add_row(_cell(zone.name), f"{zone.area_km2:.2f}", str(zone.subscribers))
-    console.print(table)
+    columns = (
+        Column("zone", wrap=True),
+        Column("km²", justify="right"),
+        Column("subscribers", short="subs.", justify="right"),
+    )
+    rows = [(zone.name, f"{zone.area_km2:.2f}", zone.subscribers) for zone in zones]
+    print_table(columns, rows)
 
 
-def _cell(value: object) -> Text:
-    """Data as a table cell: literal text (no markup, no :emoji: codes), controls replaced."""
-    return Text(without_controls(str(value)))
-
-
+# Negative longitudes (-71.21) are values, not options: unknown options pass as arguments.
 @app.command("locate", context_settings={"ignore_unknown_options": True})
 def locate(
     ctx: typer.Context,
-    lat: float = typer.Argument(None, help="Latitude (46.81...)."),
-    lon: float = typer.Argument(None, help="Longitude (-71.21...)."),
+    point: list[str] = typer.Argument(
+        None, metavar="LAT LON", help="Latitude and longitude: 46.81 -71.21 (or 46.81,-71.21)."
+    ),
     address: str = typer.Option(None, "--address", help="An address, map link or zone name."),
     batch: Path = typer.Option(None, "--batch", help="A file of queries, one per line."),
     as_json: bool = JSON_OPTION,
@@ -169,15 +180,17 @@ def locate(
     """The zone of a point, an address or a map link (or of each line of a file)."""
     from alerts.places import places
 
-    given = sum(x is not None for x in (address, batch)) + (lat is not None or lon is not None)
-    if given != 1 or (lat is None) != (lon is None):
+    if sum(bool(x) for x in (point, address, batch)) != 1:
         raise UsageError("give LAT LON, or --address TEXT, or --batch FILE")
     wired = services(ctx)
     if batch is not None:
         for query in _lines(batch):
             print_json_line({"query": query, **_locate_or_error(wired, query)})
         return
-    found = places.locate_text(wired, address) if address else places.locate_point(wired, lat, lon)
+    if address:
+        found = places.locate_text(wired, address)
+    else:
+        found = places.locate_point(wired, *_coordinates(point))
     if as_json:
         print_json(found)
     elif found["zone"] is None and "candidates" in found:
@@ -189,6 +202,30 @@ def locate(
     else:
         where = f" ({found['matched']})" if found.get("matched") else ""
         console.print(f"{plain(found['zone'])}{plain(where)}, {found['distance_m']} m", emoji=False)
+
+
+def _coordinates(words: list[str]) -> tuple[float, float]:
+    """LAT LON from the command line; text that is no pair of numbers (an address typed
+    without --address) is a usage error that says how to ask for it."""
+    parts = [part for word in words for part in word.replace(",", " ").split()]
+    try:
+        numbers = [float(part) for part in parts]
+    except ValueError:
+        numbers = []
+    if len(numbers) != len(parts) or not parts:
+        text = " ".join(words)
+        quoted = shlex.quote(text) if any(ch in text for ch in '"$`\\') else f'"{text}"'
+        raise UsageError(f"{text!r} is not LAT LON; to locate an address, use --address {quoted}")
+    if len(numbers) != 2:
+        raise UsageError("give LAT LON (both numbers), e.g. 46.81 -71.21")
+    lat, lon = numbers
+    if not (math.isfinite(lat) and math.isfinite(lon)):
+        raise UsageError("LAT and LON must be numbers")
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise UsageError(
+            f"{lat:g} {lon:g} is not LAT LON: latitude is within ±90 (first), longitude within ±180"
+        )
+    return lat, lon
 
 
 def _locate_or_error(wired: Services, query: str) -> dict[str, object]:
@@ -234,16 +271,20 @@ def import_addresses(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Load civic address points into the gazetteer (replacing the previous ones)."""
+    from alerts.commands.progress import step_progress
     from alerts.places import layers
 
-    count = layers.import_addresses(
-        services(ctx),
-        file,
-        number_field=number_field,
-        street_field=street_field,
-        lon_field=lon_field,
-        lat_field=lat_field,
-    )
+    wired = services(ctx)
+    with step_progress("addresses", quiet=as_json) as progress:
+        count = layers.import_addresses(
+            wired,
+            file,
+            number_field=number_field,
+            street_field=street_field,
+            lon_field=lon_field,
+            lat_field=lat_field,
+            progress=progress,
+        )
     if as_json:
         print_json({"imported": count})
     else:

@@ -1,6 +1,7 @@
 """Alert texts: templates per kind and language, composed into SMS, and what a send will cost.
 
-Pure: the standard library and alerts.core.messages only (no database, web or SMS library).
+Pure: the standard library, alerts.core.messages and alerts.core.local_time only (no
+database, web or SMS library).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, time
 
+from alerts.core.local_time import spoken_date, spoken_time
 from alerts.core.messages import (
     Composed,
     InvalidTemplate,
@@ -18,7 +20,7 @@ from alerts.core.messages import (
     render,
     template_variables,
 )
-from alerts.errors import InvalidInput, UsageError
+from alerts.errors import InvalidInput, InvalidOption, UsageError
 
 KINDS = ("snow", "radar", "info")
 LANGS = ("fr", "en")
@@ -58,6 +60,11 @@ DEFAULT_TEMPLATES: dict[str, dict[str, str]] = {
             "{service}, {place}: la surveillance par photoradar prévue {date} est annulée."
         ),
         "radar_moved": "{service}, {place}: surveillance par photoradar reportée, {date}.",
+        # `alerts cancel --notify`: to those an alert reached, with the opt-out word.
+        "cancelled": (
+            "{service}, {zone}: ANNULÉ. Ne tenez pas compte de notre message du {date}. "
+            "ARRET pour vous désabonner."
+        ),
         "info": "{service}: {text}",
     },
     "en": {
@@ -86,22 +93,14 @@ DEFAULT_TEMPLATES: dict[str, dict[str, str]] = {
             "{service}, {place}: photo radar enforcement planned for {date} is cancelled."
         ),
         "radar_moved": "{service}, {place}: photo radar enforcement moved to {date}.",
+        "cancelled": (
+            "{service}, {zone}: CANCELLED. Please disregard our message of {date}. "
+            "STOP to unsubscribe."
+        ),
         "info": "{service}: {text}",
     },
 }
 
-_WEEKDAYS = {
-    "fr": ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"),
-    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
-}
-# "aout" is the 1990 rectified spelling, accepted in Québec; "août" would make the whole
-# message UCS-2 every August.
-_MONTHS = {
-    "fr": ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "aout",
-           "septembre", "octobre", "novembre", "décembre"),
-    "en": ("January", "February", "March", "April", "May", "June", "July", "August",
-           "September", "October", "November", "December"),
-}  # fmt: skip
 _TIME = r"(\d{1,2}):(\d{2})"
 _DATE = r"(\d{4})-(\d{2})-(\d{2})"
 _TIME_ONLY = re.compile(rf"^{_TIME}$")
@@ -228,7 +227,7 @@ def compose_alert(
         except MessageTooLong as exc:
             raise AlertTextTooLong(f"{LANGUAGE_NAMES[lang]} text: {exc}") from None
         if not composed[lang].text:
-            raise InvalidInput(f"{LANGUAGE_NAMES[lang]} text is empty")
+            raise InvalidOption(f"{LANGUAGE_NAMES[lang]} text is empty")
     return AlertTexts(composed["fr"], composed["en"])
 
 
@@ -269,42 +268,21 @@ def format_value(value: str, lang: str) -> str:
     text = value.strip()
     try:
         if match := _TIME_ONLY.match(text):
-            return _time(time(int(match[1]), int(match[2])), lang)
+            return spoken_time(time(int(match[1]), int(match[2])), lang)
         if match := _DATE_ONLY.match(text):
-            return _date(date(int(match[1]), int(match[2]), int(match[3])), lang)
+            return spoken_date(date(int(match[1]), int(match[2]), int(match[3])), lang)
         if match := _DATE_TIME.match(text):
             day = date(int(match[1]), int(match[2]), int(match[3]))
             at = time(int(match[4]), int(match[5]))
             joiner = " à " if lang == "fr" else " at "
-            return _date(day, lang) + joiner + _time(at, lang)
+            return spoken_date(day, lang) + joiner + spoken_time(at, lang)
         if match := _TIME_RANGE.match(text):
-            start = _time(time(int(match[1]), int(match[2])), lang)
-            end = _time(time(int(match[3]), int(match[4])), lang)
+            start = spoken_time(time(int(match[1]), int(match[2])), lang)
+            end = spoken_time(time(int(match[3]), int(match[4])), lang)
             return f"de {start} à {end}" if lang == "fr" else f"from {start} to {end}"
     except ValueError:
-        raise InvalidInput(f"{value!r} looks like a date or time but is not a valid one") from None
+        raise InvalidOption(f"{value!r} looks like a date or time but is not a valid one") from None
     return value
-
-
-def _time(at: time, lang: str) -> str:
-    if lang == "fr":
-        if at.minute == 0 and at.hour in (0, 12):
-            return "minuit" if at.hour == 0 else "midi"
-        return f"{at.hour} h" + (f" {at.minute:02d}" if at.minute else "")
-    if at.minute == 0 and at.hour in (0, 12):
-        return "midnight" if at.hour == 0 else "noon"
-    hour = at.hour % 12 or 12
-    suffix = "a.m." if at.hour < 12 else "p.m."
-    return f"{hour}:{at.minute:02d} {suffix}" if at.minute else f"{hour} {suffix}"
-
-
-def _date(day: date, lang: str) -> str:
-    weekday = _WEEKDAYS[lang][day.weekday()]
-    month = _MONTHS[lang][day.month - 1]
-    if lang == "fr":
-        number = "1er" if day.day == 1 else str(day.day)
-        return f"{weekday} {number} {month}"
-    return f"{weekday}, {month} {day.day}"
 
 
 def join_names(names: Iterable[str], lang: str) -> str:

@@ -36,7 +36,7 @@ def _parse(text: str, region: str) -> tuple[str | None, str | None]:
     try:
         number = phonenumbers.parse(text, region)
     except NumberParseException:
-        return None, f"{shown!r} is not a phone number"
+        return None, f"not a phone number: {shown!r}; expected {expected_form(region)}"
     home_code = phonenumbers.country_code_for_region(region)
     # The home region's check is the cheap one; other regions of the same code (the NANP
     # shares +1 between two dozen countries) need the full search.
@@ -44,12 +44,28 @@ def _parse(text: str, region: str) -> tuple[str | None, str | None]:
         phonenumbers.is_valid_number_for_region(number, region)
         or phonenumbers.is_valid_number(number)
     ):
-        return None, f"{shown!r} is not a valid phone number"
+        return None, f"not a valid phone number: {shown!r}; expected {expected_form(region)}"
     if number.country_code != home_code:
-        return None, f"{shown!r} is not a +{home_code} number this service can text"
+        return None, (
+            f"{shown!r} is not a +{home_code} number this service can text; "
+            f"expected {expected_form(region)}"
+        )
     if phonenumbers.number_type(number) in _NOT_FOR_SMS:
         return None, f"{shown!r} cannot receive text messages (toll-free or special number)"
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), None
+
+
+@lru_cache(maxsize=8)
+def expected_form(region: str = "CA") -> str:
+    """How a phone number of the service's region is written, for error messages."""
+    if phonenumbers.country_code_for_region(region) == 1:
+        return "a North American number such as +1 418 555 0123 or 418-555-0123"
+    example = phonenumbers.example_number_for_type(region, PhoneNumberType.MOBILE)
+    if example is None:
+        return f"a number of {region} in international form (+...)"
+    whole = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    local = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return f"a number of {region} such as {whole} or {local}"
 
 
 def mask_phone(e164: str) -> str:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from alerts.errors import InvalidInput
+from alerts.errors import InvalidOption
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(d|h|min|m|s)", re.IGNORECASE)
 _UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "min": 60, "s": 1}
@@ -23,7 +23,7 @@ _GROUPS = {
 }  # fmt: skip
 
 
-class BadSchedule(InvalidInput):
+class BadSchedule(InvalidOption):
     """A duration, window or recurring schedule that cannot be read."""
 
 

@@ -9,7 +9,8 @@ from alerts.config import Settings
 from alerts.core.phones import mask_phone
 from alerts.demo.narrator import Narrator
 from alerts.demo.operator_steps import live_operation, send_snow_alert
-from alerts.places.layers import import_addresses, import_zones, list_zones
+from alerts.places.layers import import_addresses, import_zones
+from alerts.places.zone_list import list_zones
 from alerts.sms.conversation import handle_inbound
 from alerts.sms.turn import InboundSms
 from alerts.subscribers.subscribers import add_subscriber

@@ -92,6 +92,53 @@ _KINDS: dict[str, ErrorKind] = {
 }
 
 
+# What each code means, for the operator reading a number's messages (English, French).
+# 30007 and 30008 are not in _KINDS: they say nothing about the recipient (OTHER).
+_MEANINGS: dict[str, tuple[str, str]] = {
+    "timeout": ("no answer from the provider in time", "pas de réponse du fournisseur à temps"),
+    "connection": ("the provider could not be reached", "fournisseur injoignable"),
+    "20429": ("too many requests to the provider", "trop de requêtes au fournisseur"),
+    "30001": ("the sender's queue overflowed", "file d'envoi de l'expéditeur pleine"),
+    "63018": ("the channel's rate limit was exceeded", "débit maximal du canal dépassé"),
+    "30003": (
+        "unreachable handset: phone off or out of coverage",
+        "téléphone injoignable : éteint ou hors couverture",
+    ),
+    "30005": (
+        "unknown handset: the carrier does not know the number, or the phone is off",
+        "destinataire inconnu de l'opérateur, ou téléphone éteint",
+    ),
+    "30006": ("a landline, or a carrier out of reach", "ligne fixe ou opérateur injoignable"),
+    "30007": ("filtered by the carrier (as spam)", "filtré par l'opérateur (pourriel)"),
+    "30008": ("unknown error from the carrier", "erreur inconnue de l'opérateur"),
+    "21211": ("not a valid phone number", "numéro de téléphone invalide"),
+    "21612": ("the number cannot be reached by SMS", "numéro injoignable par texto"),
+    "21614": ("not a mobile number", "pas un numéro de cellulaire"),
+    "21610": ("the person replied STOP to this sender", "la personne a répondu STOP"),
+    "21617": ("the text is over 1600 characters", "texte de plus de 1600 caractères"),
+    "21602": ("the text is missing", "texte manquant"),
+    "21408": (
+        "sending to this region is not enabled on the account",
+        "envoi vers cette région non activé sur le compte",
+    ),
+}
+
+
+def error_meaning(code: str | None, lang: str = "en") -> str | None:
+    """What a provider error code (or our transport code) means, in English or French;
+    None for no code, and a plain "error CODE" for one we do not know."""
+    if not code:
+        return None
+    key = code.strip()
+    english, french = _MEANINGS.get(key, (None, None))
+    if english is not None and french is not None:
+        return french if lang == "fr" else english
+    if key.startswith("http-") and key[5:].isdigit():
+        answer = f"HTTP {key[5:]}"
+        return f"{answer} du fournisseur" if lang == "fr" else f"{answer} from the provider"
+    return f"erreur {key}" if lang == "fr" else f"error {key}"
+
+
 def classify(status_code: int | None, code: int | str | None) -> ErrorKind:
     """Map an HTTP status and a provider error code to what the dispatcher should do."""
     key = None if code is None else str(code).strip()

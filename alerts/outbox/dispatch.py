@@ -92,9 +92,14 @@ def run_worker(
     alert_id: int | None = None,
     progress: ProgressCallback | None = None,
     stop: threading.Event | None = None,
+    heartbeat: Callable[[], None] | None = None,
 ) -> DispatchReport:
-    """Send queued deliveries (of one alert, if given) until stopped, or until none is left."""
-    return Dispatcher(services, alert_id=alert_id, progress=progress, stop=stop).run(until_idle)
+    """Send queued deliveries (of one alert, if given) until stopped, or until none is left;
+    `heartbeat` is called at start and then often (it writes no more than it needs to)."""
+    dispatcher = Dispatcher(
+        services, alert_id=alert_id, progress=progress, stop=stop, heartbeat=heartbeat
+    )
+    return dispatcher.run(until_idle)
 
 
 @dataclass
@@ -229,8 +234,10 @@ class Dispatcher:
         progress: ProgressCallback | None = None,
         stop: threading.Event | None = None,
         bucket: TokenBucket | SharedTokenBucket | None = None,
+        heartbeat: Callable[[], None] | None = None,
     ) -> None:
         self.services = services
+        self.heartbeat = heartbeat
         self.settings = services.settings.dispatch
         self.owner = f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.outbox = Outbox(services, self.owner, alert_id)
@@ -284,6 +291,8 @@ class Dispatcher:
         renew_every = self.settings.lease_seconds / 3
         last_renew = last_sweep = last_idle_check = time.monotonic()
         while not self._stopping() and self._journal.error is None:
+            if self.heartbeat is not None:
+                self.heartbeat()  # "a worker is alive": `alerts send` leaves it the sending
             now = time.monotonic()
             if now - last_renew >= renew_every:
                 with self._lock:

@@ -7,13 +7,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 from sqlalchemy import delete, func, select, update
 from sqlmodel import Session, col
 
+from alerts.core.progress import Progress, ignore_progress
 from alerts.errors import UsageError
 from alerts.gateways.documents import fetch_json, require_import_file
+from alerts.storage.audit import record_action
 from alerts.storage.models import ACTIVE, Address, Subscription, ZoneRecord
 from alerts.storage.zone_catalog import LayerSwap, store_addresses, store_layer
 from alerts.wiring import Services
@@ -113,11 +116,19 @@ class _Preview(Exception):
 
 
 def read_zone_layer(
-    services: Services, source: str, *, name_field: str | None = None, crs: str | None = None
+    services: Services,
+    source: str,
+    *,
+    name_field: str | None = None,
+    crs: str | None = None,
+    progress: Progress | None = None,
 ) -> ZoneLayer:
     """Read a layer file or URL (at most `zones.max_layer_bytes`) into a ZoneLayer."""
+    tell = progress or ignore_progress
     settings = services.settings.zones
+    tell("reading the layer", 0, None)
     document, named = fetch_json(source, max_bytes=settings.max_layer_bytes)
+    tell("checking the zones", 0, None)
     return ZoneLayer.from_geojson(
         document, name_field=name_field, crs=crs, source=named, snap_meters=settings.snap_meters
     )
@@ -132,11 +143,17 @@ def import_zones(
     replace: bool = False,
     dry_run: bool = False,
     max_unlinked: int | None = None,
+    progress: Progress | None = None,
 ) -> LayerImport:
     """Read a layer file or URL and store it in one transaction, re-matching subscriptions."""
-    layer = read_zone_layer(services, source, name_field=name_field, crs=crs)
+    layer = read_zone_layer(services, source, name_field=name_field, crs=crs, progress=progress)
     return store_zone_layer(
-        services, layer, replace=replace, dry_run=dry_run, max_unlinked=max_unlinked
+        services,
+        layer,
+        replace=replace,
+        dry_run=dry_run,
+        max_unlinked=max_unlinked,
+        progress=progress,
     )
 
 
@@ -147,15 +164,18 @@ def store_zone_layer(
     replace: bool = False,
     dry_run: bool = False,
     max_unlinked: int | None = None,
+    progress: Progress | None = None,
 ) -> LayerImport:
     """Store a layer in one transaction, re-matching subscriptions; a dry run rolls it back.
 
     With `max_unlinked`, an import that would leave more subscriptions without a zone than
     that (say, more than the operator agreed to after a preview) changes nothing.
     """
+    tell = progress or ignore_progress
+    _measure(layer, tell)
     try:
         with services.session() as session:
-            result = _store(session, layer, replace)
+            result = _store(session, layer, replace, tell)
             unlinked = result.rematch.unlinked if result.rematch is not None else 0
             if max_unlinked is not None and unlinked > max_unlinked:
                 raise UsageError(
@@ -164,13 +184,47 @@ def store_zone_layer(
                 )
             if dry_run:
                 raise _Preview(dataclasses.replace(result, dry_run=True))
+            _record_layer(services, session, layer, result, replace)
     except _Preview as preview:
         return preview.result
     services.zones.invalidate()
     return result
 
 
-def _store(session: Session, layer: ZoneLayer, replace: bool) -> LayerImport:
+def _record_layer(
+    services: Services, session: Session, layer: ZoneLayer, result: LayerImport, replace: bool
+) -> None:
+    rematch = result.rematch
+    record_action(
+        session, services.operator, "zones.import", source_name(layer.source),
+        now=services.clock(), replace=replace or None, imported=result.imported,
+        repaired=result.repaired or None, skipped=result.skipped or None,
+        zones=result.zones.as_dict() if result.zones else None,
+        without_zone=rematch.without_zone if rematch else None,
+    )  # fmt: skip
+
+
+def source_name(source: str | Path) -> str:
+    """A file's name, or a URL without its user, query and fragment (where a token may
+    sit), for the trail."""
+    text = str(source)
+    if not text.startswith(("http://", "https://")):
+        return Path(text).name
+    parts = urlsplit(text)
+    host = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
+    return f"{parts.scheme}://{host}{parts.path}"
+
+
+def _measure(layer: ZoneLayer, tell: Progress) -> None:
+    """Work out each zone's area (the slow part of storing a layer: a projection per zone)
+    before the write transaction, saying how far it is."""
+    total = len(layer)
+    for done, zone in enumerate(layer.zones, start=1):
+        _ = zone.area_km2  # computed once, kept by the zone
+        tell("measuring zones", done, total)
+
+
+def _store(session: Session, layer: ZoneLayer, replace: bool, tell: Progress) -> LayerImport:
     has_layer = session.execute(select(func.count()).select_from(ZoneRecord)).scalar_one() > 0
     if has_layer and not replace:
         raise UsageError("a zone layer is already imported; use --replace to swap it")
@@ -186,8 +240,11 @@ def _store(session: Session, layer: ZoneLayer, replace: bool) -> LayerImport:
             col(Subscription.zone_name),
         ).order_by(col(Subscription.id))
     ).all()
+    tell("storing zones", 0, None)
     swap = store_layer(session, layer, layer.source)
+    tell("re-matching subscriptions", 0, len(before))
     rematch = _rematch(session, layer, swap, before) if has_layer or before else None
+    tell("re-matching subscriptions", len(before), len(before))
     _note_zone_names(session)
     report = layer.report
     changes = None
@@ -321,46 +378,7 @@ def _update_rows(session: Session, ids: list[int], **values: object) -> None:
         session.execute(update(Subscription).where(col(Subscription.id).in_(chunk)).values(values))
 
 
-@dataclass(frozen=True)
-class ZoneSummary:
-    """One zone as listed for operators."""
-
-    name: str
-    slug: str
-    area_km2: float
-    subscribers: int
-
-    def as_dict(self) -> dict[str, object]:
-        """The JSON shape of one `alerts zones list` entry."""
-        return {
-            "name": self.name,
-            "slug": self.slug,
-            "area_km2": round(self.area_km2, 3),
-            "subscribers": self.subscribers,
-        }
-
-
-def list_zones(services: Services) -> list[ZoneSummary]:
-    """Every zone with its area and its number of subscribers."""
-    with services.session(read_only=True) as session:
-        counts = {
-            zone_id: count
-            for zone_id, count in session.execute(
-                select(
-                    col(Subscription.zone_id),
-                    func.count(func.distinct(col(Subscription.subscriber_id))),
-                ).group_by(col(Subscription.zone_id))
-            )
-        }
-        rows = session.execute(
-            select(
-                col(ZoneRecord.id),
-                col(ZoneRecord.name),
-                col(ZoneRecord.slug),
-                col(ZoneRecord.area_km2),
-            ).order_by(col(ZoneRecord.position), col(ZoneRecord.id))
-        ).all()
-    return [ZoneSummary(name, slug, area, counts.get(zid, 0)) for zid, name, slug, area in rows]
+_ADDRESS_PIECE = 20_000
 
 
 def import_addresses(
@@ -372,12 +390,15 @@ def import_addresses(
     lon_field: str | None = None,
     lat_field: str | None = None,
     replace: bool = True,
+    progress: Progress | None = None,
 ) -> int:
     """Load an address-point file into the gazetteer in one transaction; returns the count."""
+    tell = progress or ignore_progress
     # The address reader takes the whole file at once: refuse a device or a huge file first.
     require_import_file(
         Path(path), services.settings.zones.max_layer_bytes, setting="zones.max_layer_bytes"
     )
+    tell("reading address points", 0, None)
     points = read_address_points(
         path,
         number_field=number_field,
@@ -386,7 +407,18 @@ def import_addresses(
         lat_field=lat_field,
     )
     with services.session() as session:
-        count = store_addresses(session, points, replace=replace)
+        count = 0
+        # In pieces, to say how far it is; the first piece replaces the gazetteer.
+        for start in range(0, len(points), _ADDRESS_PIECE):
+            piece = points[start : start + _ADDRESS_PIECE]
+            count += store_addresses(session, piece, replace=replace and start == 0)
+            tell("storing address points", count, len(points))
+        if not points:
+            store_addresses(session, points, replace=replace)
+        record_action(
+            session, services.operator, "addresses.import", source_name(path),
+            now=services.clock(), addresses=count, replace=replace,
+        )  # fmt: skip
     services.zones.invalidate()
     return count
 

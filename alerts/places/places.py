@@ -6,12 +6,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from alerts.errors import InvalidInput, UsageError
-from alerts.gateways.online_geocoder import OnlinePlace
+from alerts.errors import InvalidInput, InvalidOption, UsageError
 from alerts.wiring import Services
 from zones.errors import PlaceNotFound
 from zones.geocode import PlaceMatch, parse_address, parse_coordinates, resolve_place
+
+if TYPE_CHECKING:  # geopy loads only where the online geocoder is enabled
+    from alerts.gateways.online_geocoder import OnlinePlace
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,7 @@ def zone_for_coordinates(services: Services, text: str) -> ResolvedPlace:
     """The zone of "LAT,LON" text or a map link."""
     point = parse_coordinates(text)
     if point is None:
-        raise InvalidInput(f"{text!r} is not LAT,LON coordinates (example: 46.8123,-71.2145)")
+        raise InvalidOption(f"{text!r} is not LAT,LON coordinates (example: 46.8123,-71.2145)")
     return zone_at(services, point[0], point[1])
 
 

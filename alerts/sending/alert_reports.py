@@ -10,7 +10,7 @@ from sqlmodel import Session, col
 
 from alerts.core.local_time import format_local
 from alerts.sending.sending import NO_ZONE, AlertNotFound, count_by_state
-from alerts.storage.models import Alert, Delivery, ZoneRecord
+from alerts.storage.models import Alert, Delivery, Notice, ZoneRecord
 from alerts.wiring import Services
 
 DELIVERY_STATES = (
@@ -61,6 +61,9 @@ def alert_status(services: Services, alert_id: int) -> dict[str, Any]:
             .limit(3)
         ).all()
         rate = _achieved_rate(session, alert_id, services.clock())
+        notice_id = session.execute(
+            select(func.min(col(Notice.id))).where(col(Notice.alert_id) == alert_id)
+        ).scalar_one()
     by_zone: dict[str, dict[str, int]] = {}
     for name, state, count in sorted(zone_rows, key=lambda row: (row[0] or "", row[1])):
         by_zone.setdefault(name or NO_ZONE, {})[state] = count
@@ -70,7 +73,9 @@ def alert_status(services: Services, alert_id: int) -> dict[str, Any]:
         "kind": alert.kind,
         "state": alert.state,
         "urgent": alert.urgent,
-        "recipients": sum(deliveries.values()),
+        # A scheduled alert has no deliveries until released; cancelled before, it still
+        # says whom it would have reached (counted when it was scheduled).
+        "recipients": sum(deliveries.values()) or alert.recipients,
         "deliveries": deliveries,
         "by_zone": by_zone,
         "errors": {code: count for code, count in sorted(error_rows)},
@@ -84,6 +89,9 @@ def alert_status(services: Services, alert_id: int) -> dict[str, Any]:
             "unit": services.settings.dispatch.rate_unit,
         },
         "error": alert.error,
+        # The operator who sent it; None for the clock's (sent by `notice_id`).
+        "sent_by": alert.sent_by,
+        "notice_id": notice_id,
         "correction_of": alert.correction_of,
         "created_at": format_local(alert.created_at, tz),
         "scheduled_for": format_local(alert.scheduled_for, tz) if alert.scheduled_for else None,

@@ -25,7 +25,7 @@ from alerts.core.composition import (
 )
 from alerts.core.local_time import format_local, parse_local_time
 from alerts.core.schedule_rules import release_time
-from alerts.errors import InvalidInput, NotFound, UsageError
+from alerts.errors import InvalidOption, NotFound, UsageError
 from alerts.sending.targeting import (
     DELIVERY_TABLE,
     Target,
@@ -35,6 +35,7 @@ from alerts.sending.targeting import (
     resolve_target,
     target_from_json,
 )
+from alerts.storage.audit import record_action
 from alerts.storage.db import rowcount
 from alerts.storage.models import Alert, Delivery, Notice, UTCDateTime, ZoneRecord
 from alerts.wiring import Services
@@ -106,7 +107,7 @@ def prepare_alert(services: Services, request: AlertRequest) -> Draft:
         scheduled_for = parse_local_time(request.at, settings.service.tz)
         if scheduled_for < services.clock() - _PAST_TOLERANCE:
             shown = format_local(scheduled_for, settings.service.tz)
-            raise InvalidInput(f"--at {request.at} is in the past ({shown})")
+            raise InvalidOption(f"--at {request.at} is in the past ({shown})")
         # A normal alert asked for during quiet hours waits for their end: the preview, the
         # --json document and the schedule all show the time it will really go out.
         scheduled_for = release_time(
@@ -166,9 +167,11 @@ def _zone_names(session: Session, zone_ids: set[int | None]) -> dict[int, str]:
 
 
 def queue_alert(services: Services, draft: Draft) -> QueuedAlert:
-    """Write the alert and, unless it is scheduled, one queued delivery per recipient."""
+    """Write the alert and, unless it is scheduled, one queued delivery per recipient; the
+    operator's send is recorded with it."""
     with services.session() as session:
-        queued = write_alert(services, session, draft)
+        queued = write_alert(services, session, draft, sent_by=services.operator)
+        _record_send(services, session, draft, queued)
     if queued.scheduled_for is not None:
         schedule_alert(services, queued, draft.request)
     return queued
@@ -194,8 +197,21 @@ def schedule_alert(services: Services, queued: QueuedAlert, request: AlertReques
     return notice_id
 
 
-def write_alert(services: Services, session: Session, draft: Draft) -> QueuedAlert:
-    """The writes of queue_alert, in the caller's transaction (the scheduler's, say)."""
+def _record_send(services: Services, session: Session, draft: Draft, queued: QueuedAlert) -> None:
+    target = draft.target
+    record_action(
+        session, services.operator, "send", f"alert {queued.alert_id}", now=services.clock(),
+        kind=draft.request.kind, target=target.kind, zones=list(target.zone_names) or None,
+        recipients=queued.recipients, urgent=draft.request.urgent or None,
+        scheduled_for=queued.scheduled_for,
+    )  # fmt: skip
+
+
+def write_alert(
+    services: Services, session: Session, draft: Draft, *, sent_by: str | None = None
+) -> QueuedAlert:
+    """The writes of queue_alert, in the caller's transaction (the scheduler's, say);
+    `sent_by` is the operator (None for the clock's notices)."""
     request = draft.request
     now = services.clock()
     alert = Alert(
@@ -211,6 +227,7 @@ def write_alert(services: Services, session: Session, draft: Draft) -> QueuedAle
         segments_en=draft.texts.en.segments,
         scheduled_for=draft.scheduled_for,
         created_at=now,
+        sent_by=sent_by,
     )
     session.add(alert)
     session.flush()
@@ -293,41 +310,103 @@ class CancelResult:
     cancelled: int
     correction_id: int | None = None
     correction_recipients: int = 0
+    already_cancelled: bool = False  # cancelled before this call: nothing new to stop
+    earlier_correction_id: int | None = None  # with `once`: the correction queued before
 
 
 # Deliveries that reached, or may have reached, a phone: they get the correction.
-_REACHED = ("sending", "sent", "delivered", "unknown")
+REACHED = ("sending", "sent", "delivered", "unknown")
 
 
 def cancel_alert(
     services: Services,
     alert_id: int,
-    notify: str | MessageSpec | None = None,
+    notify: str | MessageSpec | AlertTexts | None = None,
     common: dict[str, dict[str, str]] | None = None,
+    *,
+    once: bool = False,
 ) -> CancelResult:
     """Cancel what is not sent yet; with `notify`, text a correction to those already reached.
 
-    `notify` is one text for every language, or a MessageSpec (a template with its values,
-    which `common` completes per language).
+    `notify` is one text for every language, a MessageSpec (a template with its values,
+    which `common` completes per language) or texts already composed. With `once`, an alert
+    already corrected gets no second correction (an operator's repeated command); an
+    operation moved twice corrects twice.
     """
     now = services.clock()
-    correction = None if notify is None else _correction_texts(services, notify, common or {})
+    correction = (
+        notify
+        if notify is None or isinstance(notify, AlertTexts)
+        else correction_texts(services, notify, common or {})
+    )
     with services.session() as session:
         alert = session.get(Alert, alert_id, with_for_update=True)
         if alert is None:
             raise AlertNotFound(alert_id)
+        already = alert.state == "cancelled"
+        earlier = _latest_correction(session, alert_id) if once and correction else None
+        released = _drop_release(session, alert) if alert.state == "scheduled" else []
         cancelled = _cancel_pending(session, alert, now)
-        if correction is None:
-            return CancelResult(alert_id, alert.state, cancelled)
-        fix = _queue_correction(session, alert, correction, now)
-        assert fix.id is not None
-        return CancelResult(alert_id, alert.state, cancelled, fix.id, fix.recipients)
+        if correction is None or earlier is not None:
+            if not already or cancelled:
+                _record_cancel(services, session, alert_id, cancelled, None)
+            result = CancelResult(
+                alert_id, alert.state, cancelled, already_cancelled=already,
+                earlier_correction_id=earlier,
+            )  # fmt: skip
+        else:
+            fix = _queue_correction(session, alert, correction, now)
+            fix.sent_by = services.operator
+            _record_cancel(services, session, alert_id, cancelled, fix)
+            assert fix.id is not None
+            result = CancelResult(
+                alert_id, alert.state, cancelled, fix.id, fix.recipients, already_cancelled=already
+            )
+    for notice_id in released:  # after the transaction: the job store writes on its own
+        services.timer.remove_notice(notice_id)
+    return result
 
 
-def _correction_texts(
-    services: Services, notify: str | MessageSpec, common: dict[str, dict[str, str]]
+def _drop_release(session: Session, alert: Alert) -> list[int]:
+    """Cancel the notices that would release a scheduled alert; returns their ids, whose
+    jobs are then taken out of the store."""
+    mine = (
+        col(Notice.alert_id) == alert.id,
+        col(Notice.kind) == "alert",
+        col(Notice.status) == "scheduled",
+    )
+    ids = list(session.execute(select(col(Notice.id)).where(*mine)).scalars())
+    session.execute(
+        update(Notice).where(*mine).values(status="cancelled", detail="alert cancelled")
+    )
+    return [notice_id for notice_id in ids if notice_id is not None]
+
+
+def _latest_correction(session: Session, alert_id: int) -> int | None:
+    """The id of the latest correction of an alert, if it has one."""
+    return session.execute(
+        select(func.max(col(Alert.id))).where(col(Alert.correction_of) == alert_id)
+    ).scalar_one_or_none()
+
+
+def _record_cancel(
+    services: Services, session: Session, alert_id: int, cancelled: int, fix: Alert | None
+) -> None:
+    record_action(
+        session, services.operator, "cancel", f"alert {alert_id}", now=services.clock(),
+        cancelled=cancelled, correction=fix.id if fix else None,
+        correction_recipients=fix.recipients if fix else None,
+    )  # fmt: skip
+
+
+def correction_texts(
+    services: Services,
+    notify: str | MessageSpec,
+    common: dict[str, dict[str, str]],
+    *,
+    gsm_only: bool = False,
 ) -> AlertTexts:
-    """The correction's texts, composed and checked as any alert's are."""
+    """A correction's texts, composed and checked as any alert's are (a preview's too)."""
     settings = services.settings
     spec = MessageSpec(text=notify) if isinstance(notify, str) else notify
     templates = {"fr": settings.templates.fr, "en": settings.templates.en}
@@ -335,6 +414,7 @@ def _correction_texts(
         spec,
         Templates(templates, settings.templates.gsm_only),
         common=common,
+        gsm_only=gsm_only,
         max_segments=settings.send.max_segments,
     )
 
@@ -380,7 +460,7 @@ def _queue_correction(
         col(Delivery.lang), literal("queued"), literal(PRIORITY_URGENT), literal(0), when, when,
     ).where(
         col(Delivery.alert_id) == alert.id,
-        col(Delivery.state).in_(_REACHED),
+        col(Delivery.state).in_(REACHED),
         col(Delivery.subscriber_id).is_not(None),
     )  # fmt: skip
     columns = [

@@ -35,7 +35,7 @@ from sqlalchemy import (
 from sqlmodel import Session, col
 
 from alerts.core.composition import TOPIC_OF_KIND
-from alerts.errors import InvalidInput, UsageError
+from alerts.errors import InvalidInput, InvalidOption, UsageError
 from alerts.gateways.documents import fetch_json
 from alerts.places.places import zone_by_name
 from alerts.storage.db import rowcount
@@ -129,7 +129,7 @@ def resolve_target(services: Services, spec: TargetSpec) -> Target:
     assert spec.near is not None
     point = parse_coordinates(spec.near)
     if point is None:
-        raise InvalidInput(f"--near {spec.near!r} is not LAT,LON (example: 46.8123,-71.2145)")
+        raise InvalidOption(f"--near {spec.near!r} is not LAT,LON (example: 46.8123,-71.2145)")
     if spec.radius_m is None or not 0 < spec.radius_m <= _MAX_RADIUS_M:
         raise UsageError(f"--near needs --radius METRES (more than 0, at most {_MAX_RADIUS_M})")
     lat, lon = point

@@ -7,13 +7,10 @@ import os
 import re
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import (
     Connection,
@@ -23,17 +20,26 @@ from sqlalchemy.engine import (
     Result,
     make_url,
 )
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
-from sqlmodel import Session
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from alerts.config import DatabaseSettings
 from alerts.errors import DatabaseError
+
+# Alembic loads only when a schema must be read in detail or changed, not on every command.
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from sqlmodel import Session
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Any constant shared by every process of the service: the key of the migration lock.
 _MIGRATION_LOCK_KEY = 0x616C6572  # "aler"
 # The database holds phone numbers and texts: only the service's own user may read it.
 SQLITE_FILE_MODE = 0o600
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)
 
 
 def make_engine(settings: DatabaseSettings) -> Engine:
@@ -159,6 +165,8 @@ def session_scope(engine: Engine, *, read_only: bool = False) -> Iterator[Sessio
                 bind = stack.enter_context(connection)
             else:
                 stack.enter_context(_writer_lock(engine))
+        from sqlmodel import Session
+
         session = stack.enter_context(Session(bind, expire_on_commit=False))
         try:
             yield session
@@ -179,6 +187,8 @@ def rowcount(result: Result[Any]) -> int:
 
 def alembic_config(connection: Connection | None = None) -> Config:
     """Alembic's configuration pointing at the packaged migrations."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     if connection is not None:
@@ -188,6 +198,8 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 def head_revision() -> str:
     """The newest schema revision this version of the service knows."""
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None
     return head
@@ -195,12 +207,17 @@ def head_revision() -> str:
 
 def current_revision(engine: Engine) -> str | None:
     """The database's schema revision, or None for a database never migrated."""
+    from alembic.runtime.migration import MigrationContext
+
     with _connect(engine) as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 
 def upgrade(engine: Engine) -> tuple[str | None, str]:
     """Bring the schema to the newest revision; returns (before, after)."""
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+
     with _connect(engine) as connection:
         if connection.dialect.name == "postgresql":
             # Two processes starting on an empty database must not both migrate it.
@@ -222,6 +239,8 @@ def upgrade(engine: Engine) -> tuple[str | None, str]:
 
 def ensure_schema(engine: Engine) -> None:
     """Migrate an empty database on first use; refuse one at another revision."""
+    if _stored_revision(engine) == newest_revision():
+        return  # the common case, answered without loading Alembic
     current = current_revision(engine)
     head = head_revision()
     if current == head:
@@ -243,7 +262,28 @@ def ensure_schema(engine: Engine) -> None:
     )
 
 
+def newest_revision() -> str:
+    """The newest revision by the migrations' file names (`0006_...py` is revision 0006),
+    read without Alembic; a test holds it equal to Alembic's head."""
+    names = sorted(
+        path.name for path in (MIGRATIONS / "versions").glob("[0-9][0-9][0-9][0-9]_*.py")
+    )
+    return names[-1][:4] if names else ""
+
+
+def _stored_revision(engine: Engine) -> str | None:
+    """The revision recorded in the database, or None when it cannot be read that simply."""
+    try:
+        with engine.connect() as connection:
+            found = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+    except (DBAPIError, OperationalError):
+        return None  # no such table yet, or no server: the thorough path says which
+    return str(found[0][0]) if len(found) == 1 else None
+
+
 def _check_known(revision: str | None) -> None:
+    from alembic.script import ScriptDirectory
+
     if revision is None:
         return
     script = ScriptDirectory.from_config(alembic_config())

@@ -26,16 +26,13 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from alerts.storage.db import utcnow
+
 
 def table_of(model: type[SQLModel]) -> Table:
     """The Core table behind a model, for bulk statements (SQLModel leaves it untyped)."""
     table: Table = model.__table__  # type: ignore[attr-defined]
     return table
-
-
-def utcnow() -> datetime:
-    """The current time, timezone-aware, in UTC."""
-    return datetime.now(UTC)
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -5,20 +5,23 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import shapely
 from sqlalchemy import String, cast, delete, insert, literal, select, update
-from sqlalchemy.engine import Engine
-from sqlmodel import Session, col
+from sqlalchemy.engine import Connection, Engine
 
 from alerts.config import ZonesSettings
 from alerts.errors import ConfigError, NotFound
-from alerts.storage.db import session_scope
-from alerts.storage.models import Address, Meta, ZoneLayerInfo, ZoneRecord, utcnow
-from zones import Gazetteer, ZoneLayer
+from alerts.storage.read_tables import ADDRESS, META, ZONE, read_connection
 from zones.errors import UnknownZone
-from zones.geocode import AddressPoint, normalize_street
-from zones.layer import pair_zones
+
+# The geometry libraries load with the layer, and the table models only to write it: a
+# command that lists zones or locates one address needs neither.
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from zones import Gazetteer, ZoneLayer
+    from zones.geocode import AddressPoint
 
 ZONES_VERSION = "zones_version"
 ADDRESSES_VERSION = "addresses_version"
@@ -68,8 +71,8 @@ class ZoneCatalog:
         with self._lock:
             version = self._current_versions()[ZONES_VERSION]
             if self._layer is None or self._layer.version != version:
-                with session_scope(self._engine, read_only=True) as session:
-                    self._layer = self._load_layer(session, version)
+                with read_connection(self._engine) as connection:
+                    self._layer = self._load_layer(connection, version)
             return self._layer
 
     def layer(self) -> ZoneLayer:
@@ -78,19 +81,13 @@ class ZoneCatalog:
 
     def gazetteer(self) -> Gazetteer:
         """The address gazetteer (empty when no address file was imported)."""
+        from zones.geocode import AddressPoint, Gazetteer
+
         with self._lock:
             version = self._current_versions()[ADDRESSES_VERSION]
             if self._gazetteer is None or self._gazetteer[0] != version:
-                with session_scope(self._engine, read_only=True) as session:
-                    rows = session.execute(
-                        select(
-                            col(Address.number),
-                            col(Address.suffix),
-                            col(Address.street),
-                            col(Address.lon),
-                            col(Address.lat),
-                        )
-                    ).all()
+                with read_connection(self._engine) as connection:
+                    rows = connection.execute(select(*ADDRESS.c)).all()
                 points = [AddressPoint(r[0], r[1], r[2], r[3], r[4]) for r in rows]
                 self._gazetteer = (version, Gazetteer(points))
             return self._gazetteer[1]
@@ -105,21 +102,23 @@ class ZoneCatalog:
     def _current_versions(self) -> dict[str, str]:
         # Asking the database at most every few seconds keeps lookups off the database.
         if self._versions is None or time.monotonic() - self._checked_at > _RECHECK_SECONDS:
-            with session_scope(self._engine, read_only=True) as session:
-                rows = session.execute(
-                    select(col(Meta.key), col(Meta.value)).where(
-                        col(Meta.key).in_([ZONES_VERSION, ADDRESSES_VERSION])
+            with read_connection(self._engine) as connection:
+                rows = connection.execute(
+                    select(META.c.key, META.c.value).where(
+                        META.c.key.in_([ZONES_VERSION, ADDRESSES_VERSION])
                     )
                 ).all()
             self._versions = {ZONES_VERSION: "0", ADDRESSES_VERSION: "0", **dict(rows)}
             self._checked_at = time.monotonic()
         return self._versions
 
-    def _load_layer(self, session: Session, version: str) -> StoredLayer:
-        rows = session.execute(
-            select(col(ZoneRecord.id), col(ZoneRecord.name), col(ZoneRecord.geometry_wkb)).order_by(
-                col(ZoneRecord.position), col(ZoneRecord.id)
-            )
+    def _load_layer(self, connection: Connection, version: str) -> StoredLayer:
+        import shapely
+
+        from zones.layer import ZoneLayer
+
+        rows = connection.execute(
+            select(ZONE.c.id, ZONE.c.name, ZONE.c.geometry_wkb).order_by(ZONE.c.position, ZONE.c.id)
         ).all()
         if not rows:
             raise NoZoneLayer()
@@ -140,6 +139,12 @@ def store_layer(session: Session, layer: ZoneLayer, source: str) -> LayerSwap:
     `pair_zones`), so subscriptions follow their neighbourhood across a re-import, and the
     same file imported again changes no id, even when its names repeat.
     """
+    import shapely
+    from sqlmodel import col
+
+    from alerts.storage.models import ZoneLayerInfo, ZoneRecord, utcnow
+    from zones.layer import pair_zones
+
     rows = session.execute(
         select(col(ZoneRecord.id), col(ZoneRecord.name), col(ZoneRecord.geometry_wkb)).order_by(
             col(ZoneRecord.position), col(ZoneRecord.id)
@@ -211,6 +216,8 @@ class LayerSwap:
 
 def bump_version(session: Session, key: str) -> None:
     """Mark a dataset as changed, so every process reloads it."""
+    from alerts.storage.models import Meta
+
     row = session.get(Meta, key)
     if row is None:
         session.add(Meta(key=key, value="1"))
@@ -221,6 +228,9 @@ def bump_version(session: Session, key: str) -> None:
 
 def store_addresses(session: Session, points: list[AddressPoint], *, replace: bool) -> int:
     """Load address points into the gazetteer table in bulk; returns how many were stored."""
+    from alerts.storage.models import Address
+    from zones.geocode import normalize_street
+
     if replace:
         session.execute(delete(Address))
     rows = [

@@ -1,9 +1,13 @@
-"""Bulk import of subscribers from CSV: validated row by row, stored in one transaction."""
+"""Bulk import of subscribers from a spreadsheet's CSV: every row checked, stored in one
+transaction.
+
+A file with bad rows is refused whole, each bad row named with its line and reason; with
+`skip_invalid` the good rows are stored and the bad ones reported (and written to a CSV for
+correction and re-import when asked).
+"""
 
 from __future__ import annotations
 
-import csv
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,11 +17,22 @@ from sqlalchemy import insert, select
 from sqlmodel import Session, col
 
 from alerts.core.phones import parse_phone
+from alerts.core.progress import Progress, ignore_progress
 from alerts.errors import AlertsError, InvalidInput
-from alerts.gateways.documents import require_import_file
 from alerts.places.places import zone_by_name, zone_for_address
 from alerts.storage import store
+from alerts.storage.audit import record_action
 from alerts.storage.models import ACTIVE, TOPICS, Subscriber, Subscription, Suppression
+from alerts.subscribers.spreadsheet import (
+    Reject,
+    Sheet,
+    check_output_path,
+    from_cell,
+    open_sheet,
+    sheet_rows,
+    spreadsheet_safe,
+    write_rejects,
+)
 from alerts.subscribers.subscribers import (
     SubscriberView,
     list_subscribers,
@@ -28,20 +43,42 @@ from alerts.wiring import Services
 from zones.errors import ZoneError
 
 COLUMNS = ("phone", "zone", "address", "lat", "lon", "lang", "topics", "status")
+# The header names each column goes by (compared without accents or case).
+_HEADER_NAMES = {
+    "phone": ("phone", "telephone", "tel", "phone number", "numero de telephone", "cellulaire"),
+    "zone": ("zone", "quartier", "neighbourhood", "neighborhood"),
+    "address": ("address", "adresse"),
+    "lat": ("lat", "latitude"),
+    "lon": ("lon", "lng", "long", "longitude"),
+    "lang": ("lang", "langue", "language"),
+    "topics": ("topics", "topic", "sujets", "sujet"),
+    "status": ("status", "statut"),
+}
+_NAMES = {word: column for column, words in _HEADER_NAMES.items() for word in words}
+# The columns an errors file adds before the rows it gives back: read past on re-import.
+_REJECT_COLUMNS = ("line", "reason")
 # Rows an export marks as not active are not subscribed again by an import.
-_IMPORTED_STATUSES = {"", ACTIVE}
+_IMPORTED_STATUSES = {"", ACTIVE, "actif"}
 _CHUNK = 5000
-# A spreadsheet opening the export runs a cell starting with one of these as a formula
-# (=HYPERLINK(...), or DDE): such cells are written with a leading apostrophe, which makes
-# them text; the import takes it off again.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-# A phone number, whole (E.164) or masked, is data a spreadsheet shows as it is.
-_PHONE = re.compile(r"\+[0-9*]+")
+# How many bad rows the one-line error names; the report and the errors file hold them all.
+SHOWN_BAD_ROWS = 10
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """A row that cannot be imported: its line in the file, and why."""
+
+    line: int
+    reason: str
+
+    def as_dict(self) -> dict[str, object]:
+        """The JSON shape of one bad row."""
+        return {"line": self.line, "reason": self.reason}
 
 
 @dataclass
 class ImportReport:
-    """What an import did."""
+    """What an import did, and how it read the file."""
 
     rows: int = 0
     subscribers_added: int = 0
@@ -49,10 +86,14 @@ class ImportReport:
     subscriptions_added: int = 0
     skipped_opted_out: int = 0
     skipped_inactive: int = 0
+    encoding: str = "utf-8"  # a key of spreadsheet.ENCODINGS
+    delimiter: str = ","
+    bad_rows: list[RowProblem] = field(default_factory=list)
+    imported: bool = True  # False when bad rows refused the file
     skipped_phones: list[str] = field(default_factory=list, repr=False)
 
-    def as_dict(self) -> dict[str, int]:
-        """The JSON shape of `alerts subscribers import`."""
+    def counts(self) -> dict[str, int]:
+        """What the import did, in numbers (as the audit trail keeps it)."""
         return {
             "rows": self.rows,
             "subscribers_added": self.subscribers_added,
@@ -60,6 +101,17 @@ class ImportReport:
             "subscriptions_added": self.subscriptions_added,
             "skipped_opted_out": self.skipped_opted_out,
             "skipped_inactive": self.skipped_inactive,
+            "skipped_invalid": len(self.bad_rows) if self.imported else 0,
+        }
+
+    def as_dict(self) -> dict[str, object]:
+        """The JSON shape of `alerts subscribers import`."""
+        return {
+            "imported": self.imported,
+            **self.counts(),
+            "encoding": self.encoding,
+            "delimiter": self.delimiter,
+            "bad_rows": [problem.as_dict() for problem in self.bad_rows],
         }
 
 
@@ -72,14 +124,67 @@ class _Wanted:
     zones: dict[int, tuple[float | None, float | None, str | None]] = field(default_factory=dict)
 
 
+@dataclass
+class _Row:
+    """A row checked: what it asks for, its point still to locate if it gives one."""
+
+    line: int
+    phone: str
+    lang: str | None
+    topics: list[str] | None
+    zone: tuple[int, tuple[float | None, float | None, str | None]] | None = None
+    point: tuple[float, float] | None = None  # lon, lat
+
+
 class BadRow(InvalidInput):
     """A row of an import file that cannot be used; names the line."""
 
 
-def import_subscribers(services: Services, path: str | Path) -> ImportReport:
-    """Import a CSV of subscribers in one transaction; any bad row stops it and changes nothing."""
+class BadRows(BadRow):
+    """An import file refused whole for its bad rows; names them and carries the report."""
+
+    def __init__(self, path: Path, report: ImportReport) -> None:
+        problems = report.bad_rows
+        shown = "; ".join(f"line {p.line}: {p.reason}" for p in problems[:SHOWN_BAD_ROWS])
+        more = (
+            f"; and {len(problems) - SHOWN_BAD_ROWS} more" if len(problems) > SHOWN_BAD_ROWS else ""
+        )
+        super().__init__(
+            f"{path.name}: {len(problems)} bad row(s), nothing imported: {shown}{more} "
+            "(--skip-invalid imports the other rows; --errors FILE lists the bad ones)"
+        )
+        self.report = report
+
+
+def import_subscribers(
+    services: Services,
+    path: str | Path,
+    *,
+    skip_invalid: bool = False,
+    errors_path: str | Path | None = None,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Import a CSV of subscribers in one transaction.
+
+    Bad rows refuse the whole file (BadRows, nothing stored) unless `skip_invalid`; with
+    `errors_path` they are written there as CSV either way.
+    """
+    path = Path(path)
+    rejects = Path(errors_path) if errors_path is not None else None
+    if rejects is not None:
+        check_output_path(rejects, path, "--errors")
+    tell = progress or ignore_progress
     report = ImportReport()
-    wanted = _read(services, Path(path), report)
+    sheet = open_sheet(path, _NAMES, required="phone", ignored=_REJECT_COLUMNS)
+    report.encoding, report.delimiter = sheet.encoding, sheet.delimiter
+    wanted, refused = _read(services, sheet, report, tell)
+    report.bad_rows = [RowProblem(line, reason) for line, reason, _ in refused]
+    if rejects is not None:
+        write_rejects(rejects, sheet, refused)
+    if refused and not skip_invalid:
+        report.imported = False
+        raise BadRows(path, report)
+    tell("storing subscribers", 0, None)
     with services.session() as session:
         suppressed = store.phones_in(session, Suppression, wanted)
         for phone in suppressed:
@@ -89,92 +194,134 @@ def import_subscribers(services: Services, path: str | Path) -> ImportReport:
         existing = store.phones_in(session, Subscriber, wanted)
         ids = _upsert_subscribers(services, session, wanted, existing, report)
         _insert_subscriptions(services, session, wanted, ids, report)
+        record_action(
+            session, services.operator, "subscribers.import", path.name,
+            now=services.clock(), **report.counts(), encoding=report.encoding,
+        )  # fmt: skip
+    tell("storing subscribers", 1, 1)
     return report
 
 
-def _read(services: Services, path: Path, report: ImportReport) -> dict[str, _Wanted]:
+def _read(
+    services: Services, sheet: Sheet, report: ImportReport, tell: Progress
+) -> tuple[dict[str, _Wanted], list[Reject]]:
+    """Every row checked: the wishes of the good ones by phone, and the bad ones."""
     region = services.settings.service.region
-    wanted: dict[str, _Wanted] = {}
-    points: list[tuple[int, str, float, float]] = []  # line, phone, lon, lat
-    for line, row in _rows(path):
+    rows: list[_Row] = []
+    refused: list[Reject] = []
+    raw: dict[int, list[str]] = {}  # the cells of the rows with a point, till it is located
+    total = max(sheet.lines - 1, 0)
+    tell("checking rows", 0, total)
+    for line, cells in sheet_rows(sheet):
         report.rows += 1
-        status = row.get("status", "").lower()
-        if status not in _IMPORTED_STATUSES:
+        tell("checking rows", min(line - 1, total), total)
+        values = _values(sheet, cells)
+        if isinstance(values, str):
+            refused.append((line, values, cells))
+            continue
+        if values.get("status", "").lower() not in _IMPORTED_STATUSES:
             report.skipped_inactive += 1
             continue
         try:
-            phone = parse_phone(row.get("phone", ""), region)
-            entry = wanted.setdefault(phone, _Wanted())
-            entry.lang = parse_lang(row.get("lang") or None) or entry.lang
-            entry.topics = parse_topics(row.get("topics") or None) or entry.topics
-            if row.get("lat") or row.get("lon"):
-                points.append((line, phone, _number(row, "lon"), _number(row, "lat")))
-            elif row.get("zone"):
-                entry.zones[zone_by_name(services, row["zone"]).zone_id] = (None, None, None)
-            elif row.get("address"):
-                place = zone_for_address(services, row["address"])
-                entry.zones[place.zone_id] = (place.lon, place.lat, place.place_text)
+            row = _check(services, line, values, region)
         except (AlertsError, ZoneError) as exc:
-            raise BadRow(f"{path.name} line {line}: {exc}") from None
-    if points:
-        _locate_points(services, path, points, wanted)
+            refused.append((line, str(exc), cells))
+            continue
+        if row.point is not None:
+            raw[line] = cells
+        rows.append(row)
+    tell("checking rows", total, total)
+    pointed = [row for row in rows if row.point is not None]
+    if pointed:
+        outside = _locate_points(services, pointed)
+        refused.extend((row.line, reason, raw[row.line]) for row, reason in outside)
+        bad = {row.line for row, _ in outside}
+        rows = [row for row in rows if row.line not in bad]
+    refused.sort(key=lambda reject: reject[0])
+    return _merge(rows), refused
+
+
+def _values(sheet: Sheet, cells: list[str]) -> dict[str, str] | str:
+    """A row's cells by column name, or why they do not fit the header."""
+    width = len(sheet.columns)
+    if len(cells) > width and any(cell.strip() for cell in cells[width:]):
+        return f"{len(cells)} fields, more than the header's {width}"
+    values: dict[str, str] = {}
+    for name, title, cell in zip(sheet.columns, sheet.header, cells, strict=False):
+        if name is not None:
+            values[name] = from_cell(cell)
+        elif cell.strip() and not title:
+            return "a value in a column without a name"
+    return values
+
+
+def _check(services: Services, line: int, values: dict[str, str], region: str) -> _Row:
+    """One row's phone, language, topics and zone (or point, located later), checked."""
+    text = values.get("phone", "")
+    if "*" in text:
+        raise InvalidInput(
+            f"{text!r} is a masked number (an export without --include-phones "
+            "cannot be imported again)"
+        )
+    row = _Row(
+        line,
+        parse_phone(text, region),
+        parse_lang(values.get("lang") or None),
+        parse_topics(values.get("topics") or None),
+    )
+    if values.get("lat") or values.get("lon"):
+        row.point = (_number(values, "lon"), _number(values, "lat"))
+    elif values.get("zone"):
+        row.zone = (zone_by_name(services, values["zone"]).zone_id, (None, None, None))
+    elif values.get("address"):
+        place = zone_for_address(services, values["address"])
+        row.zone = (place.zone_id, (place.lon, place.lat, place.place_text))
+    return row
+
+
+def _merge(rows: list[_Row]) -> dict[str, _Wanted]:
+    """The good rows' wishes by phone, later rows overriding language and topics."""
+    wanted: dict[str, _Wanted] = {}
+    for row in sorted(rows, key=lambda row: row.line):
+        entry = wanted.setdefault(row.phone, _Wanted())
+        entry.lang = row.lang or entry.lang
+        entry.topics = row.topics or entry.topics
+        if row.zone is not None:
+            zone_id, place = row.zone
+            entry.zones[zone_id] = place
     return wanted
 
 
-def _locate_points(
-    services: Services,
-    path: Path,
-    points: list[tuple[int, str, float, float]],
-    wanted: dict[str, _Wanted],
-) -> None:
+def _locate_points(services: Services, rows: list[_Row]) -> list[tuple[_Row, str]]:
+    """Give each row with a point its zone, in one pass; the rows whose point lies outside
+    every zone, with why."""
     stored = services.zones.stored()
-    lons = np.array([p[2] for p in points])
-    lats = np.array([p[3] for p in points])
+    points = [row.point for row in rows if row.point is not None]
+    lons = np.array([lon for lon, _ in points])
+    lats = np.array([lat for _, lat in points])
     found = stored.layer.locate_many(lon=lons, lat=lats)
-    for (line, phone, lon, lat), index in zip(points, found.tolist(), strict=True):
+    outside = []
+    for row, (lon, lat), index in zip(rows, points, found.tolist(), strict=True):
         if index < 0:
             # Points just outside the layer still snap like a single lookup would.
             zone, _ = stored.layer.locate(lon=lon, lat=lat)
             if zone is None:
-                raise BadRow(f"{path.name} line {line}: {lat},{lon} lies outside every zone")
+                outside.append((row, f"{lat},{lon} lies outside every zone"))
+                continue
             index = zone.index
-        wanted[phone].zones[stored.zone_id(index)] = (lon, lat, None)
+        row.zone = (stored.zone_id(index), (lon, lat, None))
+    return outside
 
 
-def _rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
-    require_import_file(path)
+def _number(values: dict[str, str], key: str) -> float:
+    text = values.get(key, "")
+    # French spreadsheets write decimals with a comma (46,8123).
+    if text.count(",") == 1 and "." not in text:
+        text = text.replace(",", ".")
     try:
-        handle = path.open(newline="", encoding="utf-8-sig")
-    except OSError as exc:
-        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
-    with handle:
-        reader = csv.DictReader(handle)
-        try:
-            header = [name.strip().lower() for name in reader.fieldnames or []]
-        except UnicodeDecodeError:
-            raise InvalidInput(f"{path.name}: not UTF-8 text") from None
-        if "phone" not in header:
-            raise InvalidInput(f"{path.name}: the header row must name a 'phone' column")
-        unknown = [name for name in header if name not in COLUMNS]
-        if unknown:
-            raise InvalidInput(
-                f"{path.name}: unknown column(s) {', '.join(unknown)} (known: {', '.join(COLUMNS)})"
-            )
-        reader.fieldnames = header
-        try:
-            for row in reader:
-                if None in row:
-                    raise BadRow(f"{path.name} line {reader.line_num}: more fields than the header")
-                yield reader.line_num, {k: _from_cell(v or "") for k, v in row.items()}
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise BadRow(f"{path.name} line {reader.line_num}: {exc}") from None
-
-
-def _number(row: dict[str, str], key: str) -> float:
-    try:
-        return float(row.get(key, ""))
+        return float(text)
     except ValueError:
-        raise InvalidInput(f"{key} must be a number (got {row.get(key)!r})") from None
+        raise InvalidInput(f"{key} must be a number (got {values.get(key)!r})") from None
 
 
 def _upsert_subscribers(
@@ -282,17 +429,3 @@ def _export_row(view: SubscriberView, zone: str) -> dict[str, str]:
         "status": view.status,
     }
     return {key: spreadsheet_safe(value) for key, value in row.items()}
-
-
-def spreadsheet_safe(value: str) -> str:
-    """A CSV cell no spreadsheet runs: a leading ' before what would start a formula."""
-    if value.startswith(_FORMULA_STARTS) and not _PHONE.fullmatch(value):
-        return "'" + value
-    return value
-
-
-def _from_cell(value: str) -> str:
-    """A cell as read: trimmed, and without the apostrophe an export put before a formula."""
-    if value.startswith("'") and value[1:].startswith(_FORMULA_STARTS):
-        value = value[1:]
-    return value.strip()

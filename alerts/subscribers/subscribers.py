@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 from sqlmodel import Session, col
 
 from alerts.core.phones import mask_phone, parse_phone
-from alerts.errors import InvalidInput, NotFound
+from alerts.errors import InvalidInput, InvalidOption, NotFound
 from alerts.places.places import ResolvedPlace, resolve_one
 from alerts.storage import store
+from alerts.storage.audit import record_action
 from alerts.storage.models import (
     ACTIVE,
     LANGS,
@@ -19,11 +21,23 @@ from alerts.storage.models import (
     TOPICS,
     Subscriber,
     Subscription,
+    Suppression,
     ZoneRecord,
 )
 from alerts.wiring import Services
+from zones.names import fold
 
-_TOPIC_WORDS = {"snow": "snow", "neige": "snow", "deneigement": "snow", "radar": "radar"}
+# Topic and language words as operators and spreadsheets write them (compared unaccented).
+_TOPIC_WORDS = {
+    "snow": "snow", "neige": "snow", "deneigement": "snow",
+    "radar": "radar", "photoradar": "radar", "photo-radar": "radar",
+}  # fmt: skip
+_LANG_WORDS = {
+    "fr": "fr", "francais": "fr", "french": "fr", "en": "en", "anglais": "en", "english": "en",
+}  # fmt: skip
+_LIST_SEPARATORS = re.compile(r"[,;|\s]+")
+# A number the carrier reported unable to receive SMS: never texted, whatever its status.
+SUPPRESSED = "suppressed"
 
 
 @dataclass(frozen=True)
@@ -35,6 +49,8 @@ class SubscriberView:
     lang: str
     zones: list[str]
     topics: list[str]
+    # The provider's code that got the number suppressed (21211, 30006...), if it is.
+    error_code: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         """The JSON shape of `alerts subscribers show`."""
@@ -45,29 +61,39 @@ class AlreadyOptedOut(InvalidInput):
     """An operator tried to subscribe a number that opted out; only its owner may resume."""
 
 
+class UnknownTopic(InvalidOption):
+    """A topic that is neither snow nor radar (in French or English)."""
+
+
+class UnknownLanguage(InvalidOption):
+    """A language that is neither French nor English."""
+
+
 def parse_topics(text: str | None) -> list[str] | None:
-    """Topics from "snow,radar" or "snow;radar" or "snow radar"; None when not given."""
+    """Topics from "snow,radar", "neige;radar", "snow|radar" or "snow radar"; None when not
+    given."""
     if text is None:
         return None
-    words = [w for w in text.replace(",", " ").replace(";", " ").lower().split() if w]
     topics = []
-    for word in words:
-        topic = _TOPIC_WORDS.get(word)
+    for word in _LIST_SEPARATORS.split(text.strip()):
+        if not word:
+            continue
+        topic = _TOPIC_WORDS.get(fold(word).strip())
         if topic is None:
-            raise InvalidInput(f"unknown topic {word!r} (topics: snow, radar)")
+            raise UnknownTopic(f"unknown topic {word!r} (topics: snow or neige, radar)")
         topics.append(topic)
     if not topics:
-        raise InvalidInput("give at least one topic (snow, radar)")
+        raise UnknownTopic("give at least one topic (snow, radar)")
     return [t for t in TOPICS if t in topics]
 
 
 def parse_lang(text: str | None) -> str | None:
-    """A language code fr or en; None when not given."""
+    """A language code, fr or en, from "fr", "français", "English"...; None when not given."""
     if text is None:
         return None
-    lang = text.strip().lower()
-    if lang not in LANGS:
-        raise InvalidInput(f"unknown language {text!r} (use fr or en)")
+    lang = _LANG_WORDS.get(fold(text).strip())
+    if lang is None or lang not in LANGS:
+        raise UnknownLanguage(f"unknown language {text!r} (use fr or en)")
     return lang
 
 
@@ -89,6 +115,11 @@ def add_subscriber(
     with services.session() as session:
         subscriber = _active_subscriber(services, session, e164, wanted_lang, wanted_topics)
         _subscribe(services, session, subscriber, place)
+        record_action(
+            session, services.operator, "subscribers.add", mask_phone(e164),
+            now=services.clock(), zone=place.zone_name, lang=subscriber.lang,
+            topics=subscriber.topics,
+        )  # fmt: skip
         return _view(session, subscriber)
 
 
@@ -147,8 +178,10 @@ def show_subscriber(services: Services, phone: str) -> SubscriberView:
     with services.session(read_only=True) as session:
         subscriber = store.subscriber_by_phone(session, e164)
         if subscriber is None:
-            if store.suppression_for(session, e164) is not None:
-                return SubscriberView(e164, OPTED_OUT, "", [], [])
+            suppression = store.suppression_for(session, e164)
+            if suppression is not None:
+                status, code = effective_status(OPTED_OUT, suppression)
+                return SubscriberView(e164, status, "", [], [], code)
             raise NotFound(f"no subscriber with number {mask_phone(e164)}")
         return _view(session, subscriber)
 
@@ -159,46 +192,69 @@ def list_subscribers(
     zone: str | None = None,
     without_zone: bool = False,
     include_phones: bool = False,
+    limit: int | None = None,
 ) -> Iterator[SubscriberView]:
     """Every subscriber (of one zone if named; or only those with a subscription a layer
-    re-import left without a zone), phone numbers masked unless asked."""
-    zone_id = None
-    if zone is not None:
-        zone_id = resolve_one(services, zone=zone).zone_id
+    re-import left without a zone), phone numbers masked unless asked; the first `limit`
+    only if given (count_subscribers tells how many there are)."""
+    zone_id = _zone_filter(services, zone)
     with services.session(read_only=True) as session:
+        chosen = _subscriber_ids(zone_id, without_zone).order_by(col(Subscriber.id))
+        if limit is not None:
+            chosen = chosen.limit(limit)
         query = (
-            select(Subscriber, col(ZoneRecord.name))
+            select(Subscriber, col(ZoneRecord.name), Suppression)
             .join(Subscription, col(Subscription.subscriber_id) == Subscriber.id, isouter=True)
             .join(ZoneRecord, col(ZoneRecord.id) == Subscription.zone_id, isouter=True)
+            .join(Suppression, col(Suppression.phone) == Subscriber.phone, isouter=True)
             .order_by(col(Subscriber.id), col(Subscription.id))
         )
-        if without_zone:
-            query = query.where(
-                col(Subscriber.id).in_(
-                    select(col(Subscription.subscriber_id)).where(
-                        col(Subscription.zone_id).is_(None)
-                    )
-                )
-            )
-        if zone_id is not None:
-            query = query.where(
-                col(Subscriber.id).in_(
-                    select(col(Subscription.subscriber_id)).where(
-                        col(Subscription.zone_id) == zone_id
-                    )
-                )
-            )
+        if limit is not None or zone_id is not None or without_zone:
+            query = query.where(col(Subscriber.id).in_(chosen))
         current: Subscriber | None = None
+        suppressed: Suppression | None = None
         names: list[str] = []
-        for subscriber, name in session.execute(query).yield_per(2000):
+        for subscriber, name, suppression in session.execute(query).yield_per(2000):
             if current is not None and subscriber.id != current.id:
-                yield _plain_view(current, names, include_phones)
+                yield _plain_view(current, names, include_phones, suppressed)
                 names = []
-            current = subscriber
+            current, suppressed = subscriber, suppression
             if name is not None:
                 names.append(name)
         if current is not None:
-            yield _plain_view(current, names, include_phones)
+            yield _plain_view(current, names, include_phones, suppressed)
+
+
+def count_subscribers(
+    services: Services, *, zone: str | None = None, without_zone: bool = False
+) -> int:
+    """How many subscribers list_subscribers would list without a limit."""
+    zone_id = _zone_filter(services, zone)
+    with services.session(read_only=True) as session:
+        ids = _subscriber_ids(zone_id, without_zone).subquery()
+        return int(session.execute(select(func.count()).select_from(ids)).scalar_one())
+
+
+def _zone_filter(services: Services, zone: str | None) -> int | None:
+    return None if zone is None else resolve_one(services, zone=zone).zone_id
+
+
+def _subscriber_ids(zone_id: int | None, without_zone: bool) -> Select[int | None]:
+    """The ids of the subscribers listed: all, those of one zone, or those left without one."""
+    ids = select(col(Subscriber.id))
+    if without_zone:
+        ids = ids.where(
+            col(Subscriber.id).in_(
+                select(col(Subscription.subscriber_id)).where(col(Subscription.zone_id).is_(None))
+            )
+        )
+    if zone_id is not None:
+        ids = ids.where(
+            col(Subscriber.id).in_(
+                select(col(Subscription.subscriber_id)).where(col(Subscription.zone_id) == zone_id)
+            )
+        )
+    return ids
 
 
 def remove_subscriber(services: Services, phone: str) -> None:
@@ -209,6 +265,10 @@ def remove_subscriber(services: Services, phone: str) -> None:
         if subscriber is None:
             raise NotFound(f"no subscriber with number {mask_phone(e164)}")
         store.delete_personal_data(session, subscriber)
+        masked = mask_phone(e164)
+        record_action(
+            session, services.operator, "subscribers.remove", masked, now=services.clock()
+        )
 
 
 def forget_subscriber(services: Services, phone: str) -> bool:
@@ -216,14 +276,37 @@ def forget_subscriber(services: Services, phone: str) -> bool:
     record; True if it was a subscriber."""
     e164 = parse_phone(phone, services.settings.service.region)
     with services.session() as session:
-        return store.forget_phone(session, e164, services.clock())
+        known = store.forget_phone(session, e164, services.clock())
+        # The masked number only: the suppression record is all that may keep the number.
+        record_action(
+            session, services.operator, "subscribers.forget", mask_phone(e164),
+            now=services.clock(), subscriber=known,
+        )  # fmt: skip
+        return known
+
+
+def effective_status(status: str, suppression: Suppression | None) -> tuple[str, str | None]:
+    """What a subscriber is, with its suppression (status, provider code): a number the
+    carrier refused is suppressed, one that opted out or was forgotten is opted out."""
+    if suppression is None:
+        return status, None
+    if suppression.reason == "invalid":
+        return SUPPRESSED, suppression.error_code
+    return OPTED_OUT, suppression.error_code
 
 
 def _view(session: Session, subscriber: Subscriber) -> SubscriberView:
     assert subscriber.id is not None
-    return _plain_view(subscriber, store.zone_names_of(session, subscriber.id), True)
+    zones = store.zone_names_of(session, subscriber.id)
+    return _plain_view(subscriber, zones, True, store.suppression_for(session, subscriber.phone))
 
 
-def _plain_view(subscriber: Subscriber, zones: list[str], include_phone: bool) -> SubscriberView:
+def _plain_view(
+    subscriber: Subscriber,
+    zones: list[str],
+    include_phone: bool,
+    suppression: Suppression | None = None,
+) -> SubscriberView:
     phone = subscriber.phone if include_phone else mask_phone(subscriber.phone)
-    return SubscriberView(phone, subscriber.status, subscriber.lang, zones, subscriber.topics)
+    status, code = effective_status(subscriber.status, suppression)
+    return SubscriberView(phone, status, subscriber.lang, zones, subscriber.topics, code)

@@ -128,7 +128,7 @@ def test_confirmation_is_asked_above_the_threshold(
         (["send", "--kind", "snow", "--zone", "Lac-Doré", "--template", "snow"], 1, "hours, start"),
         (["send", "--kind", "info", "--all", "--zone", "Lac-Doré", "--message", "x"], 2,
          "exactly one target"),
-        (["send", "--kind", "info", "--all", "--message", "x", "--at", "2026-03-08 02:30"], 1,
+        (["send", "--kind", "info", "--all", "--message", "x", "--at", "2026-03-08 02:30"], 2,
          "does not exist"),
         (["send", "--kind", "info", "--all", "--message", "x", "--var", "oops"], 2, "KEY=VALUE"),
         (["send", "--kind", "info", "--all"], 2, "exactly one message"),
@@ -151,13 +151,35 @@ def test_errors_are_one_line_and_change_nothing(
 def test_cancel_with_a_correction(town_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     capsys.readouterr()
     sent = _json(capsys, "send", "--kind", "info", "--all", "--message", "Avis", "--json")
-    result = _json(capsys, "cancel", str(sent["alert_id"]), "--notify", "Avis annulé", "--json")
+    result = _json(
+        capsys, "cancel", str(sent["alert_id"]), "--notify-fr", "Avis annulé. ARRET pour vous "
+        "désabonner.", "--notify-en", "Notice cancelled. STOP to unsubscribe.", "--json",
+    )  # fmt: skip
     assert result["cancelled"] == 0 and result["correction_recipients"] == 3
+    assert result["correction"]["by_lang"] == {"fr": 2, "en": 1}
+    assert result["correction"]["warnings"] == []  # both say how to unsubscribe
     assert result["dispatch"]["sent"] == 3
-    bodies = [
-        json.loads(line)["body"] for line in (town_dir / "sms.jsonl").read_text().splitlines()
-    ]
-    assert bodies.count("Avis annulé") == 3
+    lines = (town_dir / "sms.jsonl").read_text().splitlines()
+    bodies = {json.loads(line)["to"]: json.loads(line)["body"] for line in lines[3:]}
+    assert bodies == {
+        "+14185550101": "Avis annulé. ARRET pour vous désabonner.",
+        "+14185550102": "Notice cancelled. STOP to unsubscribe.",
+        "+14185550103": "Avis annulé. ARRET pour vous désabonner.",
+    }
+
+
+def test_cancel_notify_takes_no_text_now(
+    town_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    sent = _json(capsys, "send", "--kind", "info", "--all", "--message", "Avis", "--json")
+    # The old `--notify TEXT` sent one French text to everyone: now a usage error.
+    assert main(["cancel", str(sent["alert_id"]), "--notify", "Avis annulé"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unexpected extra argument" in err and "Avis annulé" in err
+    assert main(["cancel", str(sent["alert_id"]), "--notify-fr", "Avis annulé"]) == 2
+    assert "go together" in capsys.readouterr().err
+    assert _json(capsys, "status", str(sent["alert_id"]), "--json")["state"] == "done"
 
 
 def test_send_json_with_the_console_gateway_is_one_document(

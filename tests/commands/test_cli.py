@@ -48,6 +48,7 @@ def test_subscriber_lifecycle_through_the_cli(
         "lang": "en",
         "zones": ["Saint-Éloi", "Côte-Blanche"],
         "topics": ["snow", "radar"],
+        "error_code": None,
     }
     listed = run_json(capsys, "subscribers", "list", "--json")
     assert listed == [{**shown, "phone": "+1******0123"}]

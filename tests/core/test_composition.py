@@ -101,7 +101,7 @@ def test_bad_variables_and_missing_ones_are_refused() -> None:
         parse_variables(["start.de=x"])
     with pytest.raises(MissingVariable, match="hours, start"):
         compose_alert(MessageSpec(template="snow"), Templates(), common=COMMON)
-    with pytest.raises(UnknownTemplate, match="known: info, radar"):
+    with pytest.raises(UnknownTemplate, match="known: cancelled, info, radar"):
         compose_alert(MessageSpec(template="flood"), Templates(), common=COMMON)
 
 

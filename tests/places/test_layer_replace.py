@@ -18,7 +18,8 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from alerts.errors import UsageError
-from alerts.places.layers import ZoneChanges, import_zones, list_zones
+from alerts.places.layers import ZoneChanges, import_zones
+from alerts.places.zone_list import list_zones
 from alerts.sms.conversation import handle_inbound
 from alerts.sms.turn import InboundSms
 from alerts.storage.models import Subscription, ZoneLayerInfo, ZoneRecord

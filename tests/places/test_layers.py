@@ -10,8 +10,9 @@ import pytest
 from sqlmodel import select
 
 from alerts.errors import UsageError
-from alerts.places.layers import address_count, import_addresses, import_zones, list_zones
+from alerts.places.layers import address_count, import_addresses, import_zones
 from alerts.places.places import locate_point, locate_text
+from alerts.places.zone_list import list_zones
 from alerts.storage.models import Subscription
 from alerts.subscribers.subscribers import add_subscriber, list_subscribers, show_subscriber
 from alerts.wiring import Services

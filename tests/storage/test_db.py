@@ -46,6 +46,15 @@ def test_first_use_migrates_to_head(services: Services) -> None:
     assert set(inspect(services.engine).get_table_names()) >= EXPECTED_TABLES
 
 
+def test_the_quick_revision_check_agrees_with_alembic(services: Services) -> None:
+    # Commands skip Alembic when the database is at the newest migration file's revision.
+    assert db.newest_revision() == db.head_revision()
+    with services.engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0005'"))
+    with pytest.raises(DatabaseError, match="run `alerts db upgrade`"):
+        db.ensure_schema(services.engine)
+
+
 def test_migrations_match_the_models(services: Services) -> None:
     with services.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})

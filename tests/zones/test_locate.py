@@ -144,3 +144,22 @@ def _unsnapped(layer: ZoneLayer, lon: float, lat: float) -> int:
 
 def _name(layer: ZoneLayer, index: int) -> str | None:
     return None if index < 0 else layer[index].name
+
+
+@pytest.mark.parametrize("city", ["quebec", "toronto", "montreal quartiers (invalid polygons)"])
+def test_single_lookups_answer_without_the_grid_and_as_the_grid_does(city: str) -> None:
+    from zones.layer import TREE_LOOKUPS
+
+    path = data_file(LAYERS[city])
+    first, warmed = ZoneLayer.from_file(path), ZoneLayer.from_file(path)
+    warmed.locate_many(np.array([0.0]), np.array([0.0]))  # builds warmed's grid
+    # Points anywhere, points on the borders and points just outside (snapped or not).
+    lon, lat = random_points(first.bounds, TREE_LOOKUPS // 2, seed=11)
+    edge = shapely.get_coordinates(shapely.boundary(first.zones[0].geometry))[::7][:200]
+    xs = [*lon, *edge[:, 0], *(edge[:, 0] + 0.0003)]
+    ys = [*lat, *edge[:, 1], *(edge[:, 1] - 0.0002)]
+    for x, y in list(zip(xs, ys, strict=True))[:TREE_LOOKUPS]:
+        by_tree, by_grid = first.locate(x, y), warmed.locate(x, y)
+        assert (by_tree[0] and by_tree[0].index) == (by_grid[0] and by_grid[0].index), (x, y)
+        assert by_tree[1] == pytest.approx(by_grid[1]), (x, y)
+    assert "_grid" not in first.__dict__  # a command's lookup never paid for the grid
