@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 import typer
 
+from alerts.commands import alert_status as alert_status_commands
 from alerts.commands import alerts as alert_commands
 from alerts.commands import audit as audit_commands
 from alerts.commands import db as db_commands
@@ -58,8 +59,11 @@ app.add_typer(template_commands.app, name="templates")
 app.command("serve")(serve_commands.serve)
 app.command("demo")(demo_commands.demo)
 app.command("audit")(audit_commands.audit)
-for _name in ("send", "status", "cancel", "history", "dispatch"):
-    app.command(_name)(getattr(alert_commands, _name))
+app.command("send")(alert_commands.send)
+app.command("status")(alert_status_commands.status)
+app.command("cancel")(alert_commands.cancel)
+app.command("history")(alert_status_commands.history)
+app.command("dispatch")(alert_commands.dispatch)
 
 
 def _print_version(value: bool) -> None:

@@ -1,4 +1,4 @@
-"""`alerts send | status | cancel | history | dispatch`: operators issue and follow alerts."""
+"""`alerts send | cancel | dispatch`: operators issue alerts, correct them, and send the outbox."""
 
 from __future__ import annotations
 
@@ -8,16 +8,16 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 
+from alerts.commands import alert_previews
 from alerts.commands.clock_warning import warn_if_no_scheduler
 from alerts.commands.console_text import plain
 from alerts.commands.context import (
     JSON_OPTION,
     console,
-    id_argument,
     print_json,
     services,
     state,
@@ -28,7 +28,6 @@ from alerts.errors import UsageError
 # use-cases it runs.
 if TYPE_CHECKING:
     from alerts.outbox.dispatch import DispatchReport, ProgressCallback
-    from alerts.sending import corrections, sending
     from alerts.wiring import Services
 
 _KIND_HELP = "snow, radar or info (info reaches every active subscriber)."
@@ -45,7 +44,6 @@ _VAR_HELP = (
 # Alert ids are 32-bit integers in the database: a larger one names no alert, and the
 # database driver would refuse to bind it (an internal error, not a usage one).
 MAX_ALERT_ID = 2**31 - 1
-MAX_HISTORY = 100_000
 
 
 def send(
@@ -103,10 +101,10 @@ def send(
         return
     draft = sending.prepare_alert(wired, request)
     if not as_json:
-        _print_preview(wired, draft)
+        alert_previews.print_send_preview(wired, draft)
     if dry_run:
         if as_json:
-            print_json(_send_document(wired, draft, None))
+            print_json(alert_previews.send_document(wired, draft, None))
         return
     if draft.recipients > state(ctx).settings.send.confirm_over and not yes:
         typer.confirm(f"Send to {draft.recipients} recipients?", abort=True, err=True)
@@ -119,7 +117,7 @@ def send(
     elif queued.state == "scheduled":
         warn_if_no_scheduler(wired)
     if as_json:
-        print_json(_send_document(wired, draft, queued, report, follow))
+        print_json(alert_previews.send_document(wired, draft, queued, report, follow))
         _exit_if_stopped(report)
         return
     when = (
@@ -187,81 +185,6 @@ def _stop_on_sigterm() -> Iterator[threading.Event]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _send_document(
-    wired: Services,
-    draft: sending.Draft,
-    queued: sending.QueuedAlert | None,
-    report: DispatchReport | None = None,
-    follow: str | None = None,
-) -> dict[str, Any]:
-    from alerts.core.composition import LANGS
-    from alerts.core.local_time import format_local
-    from alerts.sending import alert_reports
-
-    tz = wired.settings.service.tz
-    if queued is None:
-        current = "preview"
-    elif report is None:
-        current = queued.state
-    else:  # dispatched right here: its state now (done, or sending if stopped)
-        current = alert_reports.alert_state(wired, queued.alert_id)
-    return {
-        "alert_id": queued.alert_id if queued else None,
-        "state": current,
-        "recipients": queued.recipients if queued else draft.recipients,
-        "by_zone": draft.by_zone,
-        "by_lang": draft.by_lang,
-        "segments": {lang: draft.texts[lang].segments for lang in LANGS},
-        "encoding": {lang: draft.texts[lang].encoding for lang in LANGS},
-        "text": {lang: draft.texts[lang].text for lang in LANGS},
-        "replaced": draft.texts.changed,
-        "total_segments": draft.estimate.total_segments,
-        "estimated_cost": draft.estimate.cost,
-        "currency": draft.estimate.currency,
-        "estimated_seconds": round(draft.estimate.seconds, 1),
-        "warnings": list(draft.estimate.warnings),
-        "scheduled_for": format_local(draft.scheduled_for, tz) if draft.scheduled_for else None,
-        "dispatch": report.as_dict() if report else None,
-        "follow": follow,  # left to the running workers: the command that follows it
-    }
-
-
-def _print_preview(wired: Services, draft: sending.Draft) -> None:
-    from rich.table import Table
-
-    from alerts.core.composition import LANGS, describe_duration
-    from alerts.core.local_time import format_local
-
-    est = draft.estimate
-    # Zone names, the area's file name and the texts are data: printed as plain text.
-    console.print(
-        f"[bold]{plain(draft.request.kind)} alert[/bold] to {plain(draft.target.describe())}"
-    )
-    table = Table("zone", "recipients")
-    for name, count in draft.by_zone.items():
-        table.add_row(plain(name), str(count))
-    console.print(table)
-    by_lang = ", ".join(f"{lang} {count}" for lang, count in draft.by_lang.items())
-    console.print(f"{draft.recipients} recipient(s): {plain(by_lang)}")
-    for lang in LANGS:
-        text = draft.texts[lang]
-        console.print(f"[bold]{lang}[/bold] ({text.encoding}, {text.segments} segment(s)):")
-        console.print(f"  {plain(text.text)}")
-    if draft.texts.changed:
-        replaced = ", ".join(f"{a}->{b or '(dropped)'}" for a, b in draft.texts.changed.items())
-        console.print(f"replaced for GSM-7: {plain(replaced)}")
-    console.print(
-        f"{est.total_segments} segment(s), about {est.cost:.2f} {est.currency}, "
-        f"about {describe_duration(est.seconds)} to send"
-    )
-    if draft.scheduled_for:
-        console.print(
-            f"scheduled for {format_local(draft.scheduled_for, wired.settings.service.tz)}"
-        )
-    for warning in est.warnings:
-        console.print(f"[yellow]warning:[/yellow] {plain(warning)}", markup=True)
-
-
 @contextmanager
 def _progress_bar(quiet: bool, total: int | None, label: str) -> Iterator[ProgressCallback | None]:
     """A rich progress bar on a terminal (on stderr); nothing otherwise."""
@@ -296,112 +219,6 @@ def _report_line(report: DispatchReport) -> str:
             f"{report.reconciled} already sent, {report.unknown} unknown"
         )
     return line + (f"; stopped: {report.stopped}" if report.stopped else "")
-
-
-def status(
-    ctx: typer.Context,
-    alert_id: int = id_argument("The alert's id."),
-    deliveries: bool = typer.Option(
-        False, "--deliveries", help="A CSV on stdout: one row per recipient, phones masked."
-    ),
-    include_phones: bool = typer.Option(
-        False, "--include-phones", help="With --deliveries: whole numbers (personal data)."
-    ),
-    follow: bool = typer.Option(
-        False, "--follow", help="Draw the progress live until the alert is over (Ctrl-C stops)."
-    ),
-    as_json: bool = JSON_OPTION,
-) -> None:
-    """An alert's progress: deliveries by state, by zone and by error code, and who sent it."""
-    from alerts.sending import alert_reports
-
-    if follow and deliveries:
-        raise UsageError("--follow does not go with --deliveries")
-    if follow:  # on stderr; then the final status, as without --follow
-        from alerts.commands.follow import follow_alert
-
-        follow_alert(services(ctx), alert_id)
-    if deliveries:
-        _print_deliveries(services(ctx), alert_id, include_phones, as_json)
-        return
-    if include_phones:
-        raise UsageError("--include-phones goes with --deliveries")
-    shown = alert_reports.alert_status(services(ctx), alert_id)
-    if as_json:
-        print_json(shown)
-        return
-    console.print(
-        f"[bold]alert {shown['alert_id']}[/bold] {shown['kind']}  {shown['state']}  "
-        f"{shown['recipients']} recipient(s)  created {state(ctx).human_time(shown['created_at'])}"
-    )
-    console.print(f"  sent by {plain(_sender(shown))}")
-    if shown["error"]:
-        console.print(f"[red]{plain(shown['error'])}[/red]")
-    counts = "  ".join(f"{name} {count}" for name, count in shown["deliveries"].items() if count)
-    console.print(f"  {counts or 'no deliveries'}")
-    _print_zones(shown)
-    if shown["errors"]:
-        errors = ", ".join(f"{plain(code)} x{count}" for code, count in shown["errors"].items())
-        console.print(f"  errors: {errors}")
-    rate = shown["rate"]
-    if shown["state"] == "sending" or rate["recent_messages_per_second"]:
-        unit = "seg" if rate["unit"] == "segments" else "msg"
-        console.print(
-            f"  sending at {rate['recent_messages_per_second']:.1f} msg/s "
-            f"({rate['recent_segments_per_second']:.1f} seg/s) over the last 10 s; "
-            f"configured {rate['configured']:g} {unit}/s"
-        )
-    elif rate["average_messages_per_second"]:
-        console.print(f"  sent at {rate['average_messages_per_second']:.1f} msg/s on average")
-    if shown["uncertain"]:
-        console.print(f"  {shown['uncertain']} sent again after a lost answer (maybe twice)")
-    for reason, count in shown["unknown_reasons"].items():
-        console.print(f"  {count} unknown: {plain(reason)}")
-
-
-# The delivery states as short headers, for the per-zone table of a narrow terminal.
-_STATE_HEADERS = {"delivered": "deliv.", "undelivered": "undeliv.", "cancelled": "canc."}
-
-
-def _print_zones(shown: dict[str, Any]) -> None:
-    """The deliveries of each zone by state, as a table fitted to the terminal."""
-    from alerts.commands.tables import Column, print_table
-
-    by_zone = shown["by_zone"]
-    present = {name for states in by_zone.values() for name in states}
-    names = [name for name in shown["deliveries"] if name in present]
-    names += sorted(present - set(names))
-    columns = [Column("zone", wrap=True)]
-    columns += [Column(n, short=_STATE_HEADERS.get(n, ""), justify="right") for n in names]
-    rows = [[zone, *(states.get(n, 0) for n in names)] for zone, states in by_zone.items()]
-    if rows:
-        print_table(columns, rows, indent=2)
-
-
-def _sender(shown: dict[str, Any]) -> str:
-    """Who sent an alert: its operator, or the clock's notice."""
-    if shown["sent_by"]:
-        return str(shown["sent_by"])
-    if shown["notice_id"] is not None:
-        return f"the scheduler (notice {shown['notice_id']})"
-    return "unknown (sent before the audit trail)"
-
-
-def _print_deliveries(wired: Services, alert_id: int, include_phones: bool, as_json: bool) -> None:
-    """One CSV row per recipient on stdout, streamed, every cell safe for a spreadsheet."""
-    import csv
-    import sys
-
-    from alerts.sending.delivery_export import COLUMNS, delivery_rows
-    from alerts.subscribers.subscriber_import import spreadsheet_safe
-
-    if as_json:
-        raise UsageError("--deliveries writes CSV; it does not go with --json")
-    rows = delivery_rows(wired, alert_id, include_phones=include_phones)
-    writer = csv.DictWriter(sys.stdout, fieldnames=COLUMNS)
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({key: spreadsheet_safe(value) for key, value in row.items()})
 
 
 def cancel(
@@ -442,10 +259,10 @@ def cancel(
     wired = services(ctx)
     draft = corrections.prepare_cancel(wired, alert_id, own, shipped=notify and own is None)
     if not as_json and (draft.texts is not None or dry_run):
-        _print_cancel_preview(wired, draft)
+        alert_previews.print_cancel_preview(wired, draft)
     if dry_run:
         if as_json:
-            print_json(_cancel_document(draft))
+            print_json(alert_previews.cancel_document(draft))
         return
     if draft.recipients > state(ctx).settings.send.confirm_over and not yes:
         typer.confirm(
@@ -458,7 +275,7 @@ def cancel(
             wired, result.correction_id, result.correction_recipients, queue_only, as_json
         )
     if as_json:
-        print_json(_cancel_document(draft, result, report, follow))
+        print_json(alert_previews.cancel_document(draft, result, report, follow))
         _exit_if_stopped(report)
         return
     if result.already_cancelled:
@@ -483,129 +300,6 @@ def cancel(
     if report is not None:
         console.print(_report_line(report))
     _exit_if_stopped(report)
-
-
-def _print_cancel_preview(wired: Services, draft: corrections.CancelDraft) -> None:
-    """What cancelling will stop and, with a correction, who gets which text at what cost."""
-    from alerts.core.composition import LANGS, describe_duration
-
-    if draft.already_cancelled:
-        console.print(f"Alert {draft.alert_id} ({plain(draft.kind)}) is already cancelled.")
-    elif draft.scheduled_recipients:
-        console.print(
-            f"Cancel scheduled alert {draft.alert_id} ({plain(draft.kind)}): its "
-            f"{draft.scheduled_recipients} recipient(s) will not be texted."
-        )
-    else:
-        console.print(
-            f"Cancel alert {draft.alert_id} ({plain(draft.kind)}, {draft.state}): "
-            f"{draft.pending} message(s) not sent yet will not go out."
-        )
-    if draft.texts is None:
-        return
-    if draft.earlier_correction_id is not None:
-        console.print(
-            f"A correction (alert {draft.earlier_correction_id}) was already queued: none again."
-        )
-        return
-    if not draft.recipients:
-        console.print("Nobody was texted yet: no correction to send.")
-        return
-    by_lang = ", ".join(f"{lang} {count}" for lang, count in draft.by_lang.items())
-    console.print(f"[bold]Correction[/bold] to {draft.recipients} recipient(s): {by_lang}")
-    for lang in LANGS:
-        text = draft.texts[lang]
-        console.print(f"[bold]{lang}[/bold] ({text.encoding}, {text.segments} segment(s)):")
-        console.print(f"  {plain(text.text)}")
-    est = draft.estimate
-    assert est is not None
-    console.print(
-        f"{est.total_segments} segment(s), about {est.cost:.2f} {est.currency}, "
-        f"about {describe_duration(est.seconds)} to send"
-    )
-    for warning in (*draft.warnings, *est.warnings):
-        console.print(f"[yellow]warning:[/yellow] {plain(warning)}")
-
-
-def _cancel_document(
-    draft: corrections.CancelDraft,
-    result: sending.CancelResult | None = None,
-    report: DispatchReport | None = None,
-    follow: str | None = None,
-) -> dict[str, Any]:
-    """`alerts cancel --json`: the preview (--dry-run), or what was done."""
-    from alerts.core.composition import LANGS
-
-    correction = None
-    if draft.texts is not None:
-        est = draft.estimate
-        assert est is not None
-        correction = {
-            "recipients": draft.recipients,
-            "by_lang": draft.by_lang,
-            "text": {lang: draft.texts[lang].text for lang in LANGS},
-            "segments": {lang: draft.texts[lang].segments for lang in LANGS},
-            "encoding": {lang: draft.texts[lang].encoding for lang in LANGS},
-            "total_segments": est.total_segments,
-            "estimated_cost": est.cost,
-            "currency": est.currency,
-            "warnings": [*draft.warnings, *est.warnings],
-        }
-    if result is None:
-        done = {
-            "state": "preview", "cancelled": 0, "correction_id": None,
-            "correction_recipients": 0, "already_cancelled": draft.already_cancelled,
-            "earlier_correction_id": draft.earlier_correction_id,
-        }  # fmt: skip
-    else:
-        done = {
-            "state": result.state, "cancelled": result.cancelled,
-            "correction_id": result.correction_id,
-            "correction_recipients": result.correction_recipients,
-            "already_cancelled": result.already_cancelled,
-            "earlier_correction_id": result.earlier_correction_id,
-        }  # fmt: skip
-    return {
-        "alert_id": draft.alert_id,
-        **done,
-        "pending": draft.pending,
-        "correction": correction,
-        "dispatch": report.as_dict() if report else None,
-        "follow": follow,
-    }
-
-
-def history(
-    ctx: typer.Context,
-    limit: int = typer.Option(20, "--limit", min=1, max=MAX_HISTORY, help="How many alerts."),
-    as_json: bool = JSON_OPTION,
-) -> None:
-    """The latest alerts, newest first (times local, in the operator's language)."""
-    from alerts.commands.tables import Column, print_table
-    from alerts.sending import alert_reports
-
-    rows = alert_reports.alert_history(services(ctx), limit)
-    if as_json:
-        print_json(rows)
-        return
-    cli = state(ctx)
-    columns = (
-        Column("id", justify="right"),
-        Column("kind"),
-        Column("state"),
-        Column("created"),
-        Column("recipients", short="rcpt", justify="right"),
-        Column("sent", justify="right"),
-        Column("failed", short="fail", justify="right"),
-        # The French text; under its row when the terminal is too narrow for it beside.
-        Column("text", wrap=True, min_width=30, below=True),
-    )
-    keys = ("alert_id", "kind", "state", "created_at", "recipients", "sent", "failed", "text")
-    cells = [
-        [cli.human_time(row[key]) if key == "created_at" else row[key] for key in keys]
-        for row in rows
-    ]
-    print_table(columns, cells)
 
 
 def dispatch(
