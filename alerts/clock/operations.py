@@ -21,7 +21,8 @@ from alerts.core.local_time import format_local, parse_local_time
 from alerts.core.schedule_rules import parse_duration, release_time
 from alerts.errors import InvalidInput, InvalidOption, NotFound, UsageError
 from alerts.places.places import resolve, zone_by_name
-from alerts.sending.sending import cancel_alert, prepare_alert
+from alerts.sending.cancelling import cancel_alert
+from alerts.sending.sending import prepare_alert
 from alerts.storage.audit import record_action
 from alerts.storage.models import Notice, Operation
 from alerts.wiring import Services

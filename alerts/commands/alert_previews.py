@@ -10,7 +10,7 @@ from alerts.commands.context import console
 if TYPE_CHECKING:
     from alerts.core.composition import AlertTexts, Estimate
     from alerts.outbox.dispatch import DispatchReport
-    from alerts.sending import corrections, sending
+    from alerts.sending import cancelling, corrections, sending
     from alerts.wiring import Services
 
 
@@ -119,7 +119,7 @@ def send_document(
 
 def cancel_document(
     draft: corrections.CancelDraft,
-    result: sending.CancelResult | None = None,
+    result: cancelling.CancelResult | None = None,
     report: DispatchReport | None = None,
     follow: str | None = None,
 ) -> dict[str, Any]:

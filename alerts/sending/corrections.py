@@ -23,13 +23,8 @@ from alerts.core.composition import (
     estimate,
     join_names,
 )
-from alerts.sending.sending import (
-    REACHED,
-    AlertNotFound,
-    CancelResult,
-    cancel_alert,
-    correction_texts,
-)
+from alerts.sending.cancelling import REACHED, CancelResult, cancel_alert, correction_texts
+from alerts.sending.sending import AlertNotFound
 from alerts.storage.models import Alert, Delivery
 from alerts.wiring import Services
 

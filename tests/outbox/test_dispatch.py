@@ -286,7 +286,7 @@ def _allowed_in_one_second(rate: float, burst: float, grant: float) -> float:
 def test_a_cancelled_alert_does_not_resend_what_failed_in_flight(
     settings: Settings, fake: FakeTwilio
 ) -> None:
-    from alerts.sending.sending import cancel_alert
+    from alerts.sending.cancelling import cancel_alert
 
     services = twilio_services(settings, fake, **{"dispatch.max_in_flight": 4})
     bulk_subscribers(services, range(4), import_demo_zones(services)["Saint-Éloi"])

@@ -16,7 +16,8 @@ from shapely.geometry import Polygon, mapping
 from alerts.config import Settings
 from alerts.core.composition import MessageSpec
 from alerts.public.alert_areas import CAP_MAX_POINTS, cap_polygons
-from alerts.sending.sending import AlertRequest, cancel_alert, send_alert
+from alerts.sending.cancelling import cancel_alert
+from alerts.sending.sending import AlertRequest, send_alert
 from alerts.sending.targeting import TargetSpec
 from alerts.web.app import create_app
 from alerts.wiring import Services

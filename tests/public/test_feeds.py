@@ -11,7 +11,7 @@ import shapely
 from fastapi.testclient import TestClient
 from shapely.geometry import shape
 
-from alerts.sending.sending import cancel_alert
+from alerts.sending.cancelling import cancel_alert
 from alerts.wiring import Services
 from tests.support.dispatch import bulk_subscribers
 from tests.support.public import NOW, Clock, add_alert, add_operation, zone_ids

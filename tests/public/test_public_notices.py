@@ -17,7 +17,7 @@ from alerts.public.public_notices import (
     fingerprint,
     load_snapshot,
 )
-from alerts.sending.sending import cancel_alert
+from alerts.sending.cancelling import cancel_alert
 from alerts.storage.models import Operation
 from alerts.wiring import Services
 from tests.support.public import NOW, Clock, add_alert, add_operation, zone_ids

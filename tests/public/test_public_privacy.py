@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from alerts.core.composition import MessageSpec
 from alerts.core.phones import mask_phone
-from alerts.sending.sending import AlertRequest, cancel_alert, send_alert
+from alerts.sending.cancelling import cancel_alert
+from alerts.sending.sending import AlertRequest, send_alert
 from alerts.sending.targeting import TargetSpec
 from alerts.sms.conversation import InboundSms, handle_inbound
 from alerts.storage.models import Subscription

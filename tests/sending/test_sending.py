@@ -22,9 +22,9 @@ from alerts.core.messages import MissingVariable
 from alerts.errors import InvalidInput, UsageError
 from alerts.outbox.dispatch import run_worker
 from alerts.sending.alert_reports import alert_history, alert_status
+from alerts.sending.cancelling import cancel_alert
 from alerts.sending.sending import (
     AlertRequest,
-    cancel_alert,
     due_alerts,
     prepare_alert,
     queue_alert,
