@@ -4,29 +4,18 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from pathlib import Path
 
 import pytest
 
 from cli import main
+from tests.commands.conftest import cli_workspace
 
 
 @pytest.fixture
 def town_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A working folder: SQLite database, file gateway, demo zones, three subscribers."""
-    monkeypatch.chdir(tmp_path)
-    for name in list(os.environ):
-        if name.startswith("ALERTS_") and name != "ALERTS_REQUIRE_POSTGRES":
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("ALERTS_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
-    monkeypatch.setenv("ALERTS_GATEWAY", "file")
-    monkeypatch.setenv("ALERTS_GATEWAY_FILE", str(tmp_path / "sms.jsonl"))
-    monkeypatch.setenv("ALERTS_DISPATCH_RATE", "10000")
-    (tmp_path / "alerts.toml").write_text("[dispatch]\npoll_seconds = 0.05\n")
-    from alerts.demo.run import DEMO_LAYER
-
-    assert main(["zones", "import", str(DEMO_LAYER)]) == 0
+    cli_workspace(monkeypatch, tmp_path, file_gateway="sms.jsonl", quick_dispatch=True)
     assert main(["subscribers", "add", "4185550101", "--zone", "Saint-Éloi"]) == 0
     assert main(["subscribers", "add", "4185550102", "--zone", "Lac-Doré", "--lang", "en"]) == 0
     assert (

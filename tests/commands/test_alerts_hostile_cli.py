@@ -4,12 +4,12 @@ as markup or control, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from cli import main
+from tests.commands.conftest import cli_workspace
 from tests.support import hostile
 
 CÔTE = "47.0395,-71.3220"  # a point in Côte-Blanche
@@ -19,18 +19,9 @@ NAMES = [hostile.MARKUP, hostile.CLOSING, hostile.BELL, hostile.ESCAPE, hostile.
 @pytest.fixture
 def town(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """A working folder on the test database: file gateway, demo zones, two subscribers."""
-    monkeypatch.chdir(tmp_path)
-    for name in list(os.environ):
-        if name.startswith("ALERTS_") and name != "ALERTS_REQUIRE_POSTGRES":
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("ALERTS_DATABASE_URL", database_url)
-    monkeypatch.setenv("ALERTS_GATEWAY", "file")
-    monkeypatch.setenv("ALERTS_GATEWAY_FILE", str(tmp_path / "sms.jsonl"))
-    monkeypatch.setenv("ALERTS_DISPATCH_RATE", "10000")
-    (tmp_path / "alerts.toml").write_text("[dispatch]\npoll_seconds = 0.05\n")
-    from alerts.demo.run import DEMO_LAYER
-
-    assert main(["zones", "import", str(DEMO_LAYER)]) == 0
+    cli_workspace(
+        monkeypatch, tmp_path, database_url, file_gateway="sms.jsonl", quick_dispatch=True
+    )
     assert main(["subscribers", "add", "4185550101", "--at", CÔTE]) == 0
     assert main(["subscribers", "add", "4185550102", "--zone", "Lac-Doré"]) == 0
     return database_url

@@ -3,12 +3,12 @@ whose conversion to UTC would overflow, and ids no database column holds."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from cli import main
+from tests.commands.conftest import cli_workspace
 
 BIG = "99999999999999999999"  # more than any integer column holds
 
@@ -16,16 +16,7 @@ BIG = "99999999999999999999"  # more than any integer column holds
 @pytest.fixture
 def town(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A working folder on the test database: file gateway, demo zones, one subscriber."""
-    monkeypatch.chdir(tmp_path)
-    for name in list(os.environ):
-        if name.startswith("ALERTS_") and name != "ALERTS_REQUIRE_POSTGRES":
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("ALERTS_DATABASE_URL", database_url)
-    monkeypatch.setenv("ALERTS_GATEWAY", "file")
-    monkeypatch.setenv("ALERTS_GATEWAY_FILE", str(tmp_path / "sms.jsonl"))
-    from alerts.demo.run import DEMO_LAYER
-
-    assert main(["zones", "import", str(DEMO_LAYER)]) == 0
+    cli_workspace(monkeypatch, tmp_path, database_url, file_gateway="sms.jsonl")
     assert main(["subscribers", "add", "4185550101", "--zone", "Lac-Doré"]) == 0
     return tmp_path
 

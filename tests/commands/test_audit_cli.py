@@ -5,7 +5,6 @@ whole phone number; `alerts status` names who sent the alert."""
 from __future__ import annotations
 
 import json
-import os
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,6 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from cli import main
+from tests.commands.conftest import cli_workspace
 
 CÔTE = "47.0395,-71.3220"  # a point in Côte-Blanche
 TZ = ZoneInfo("America/Toronto")
@@ -23,22 +23,10 @@ TZ = ZoneInfo("America/Toronto")
 @pytest.fixture
 def town(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A working folder on the test database: file gateway, jdoe at the keyboard, demo zones."""
-    monkeypatch.chdir(tmp_path)
-    for name in list(os.environ):
-        if name.startswith("ALERTS_") and name != "ALERTS_REQUIRE_POSTGRES":
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("ALERTS_DATABASE_URL", database_url)
-    monkeypatch.setenv("ALERTS_GATEWAY", "file")
-    monkeypatch.setenv("ALERTS_GATEWAY_FILE", str(tmp_path / "sms.jsonl"))
-    monkeypatch.setenv("ALERTS_DISPATCH_RATE", "10000")
-    monkeypatch.setenv("ALERTS_OPERATOR", "jdoe")
-    monkeypatch.setenv("ALERTS_OPERATOR_LANGUAGE", "en")
-    monkeypatch.setenv("COLUMNS", "80")
-    (tmp_path / "alerts.toml").write_text("[dispatch]\npoll_seconds = 0.05\n")
-    from alerts.demo.run import DEMO_LAYER
-
-    assert main(["zones", "import", str(DEMO_LAYER)]) == 0
-    return tmp_path
+    return cli_workspace(
+        monkeypatch, tmp_path, database_url, file_gateway="sms.jsonl", quick_dispatch=True,
+        ALERTS_OPERATOR="jdoe", ALERTS_OPERATOR_LANGUAGE="en", COLUMNS="80",
+    )  # fmt: skip
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,21 +10,14 @@ from pathlib import Path
 import pytest
 
 from cli import main
+from tests.commands.conftest import cli_workspace
 from tests.support.processes import clean_env, free_port, run_cli, start_cli, stop
 
 
 @pytest.fixture
 def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A working folder with its own SQLite database, demo town imported."""
-    monkeypatch.chdir(tmp_path)
-    for name in list(os.environ):
-        if name.startswith("ALERTS_") and name != "ALERTS_REQUIRE_POSTGRES":
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("ALERTS_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
-    from alerts.demo.run import DEMO_LAYER
-
-    assert main(["zones", "import", str(DEMO_LAYER)]) == 0
-    return tmp_path
+    return cli_workspace(monkeypatch, tmp_path)
 
 
 def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> object:

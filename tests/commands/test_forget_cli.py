@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from cli import main
+from tests.commands.conftest import cli_workspace
 from tests.support.processes import CLI, clean_env
 
 PHONE = "4185550101"
@@ -20,14 +21,7 @@ PHONE = "4185550101"
 @pytest.fixture
 def town(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A working folder with its own SQLite database, demo zones and one subscriber."""
-    monkeypatch.chdir(tmp_path)
-    for name in list(os.environ):
-        if name.startswith("ALERTS_") and name != "ALERTS_REQUIRE_POSTGRES":
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("ALERTS_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
-    from alerts.demo.run import DEMO_LAYER
-
-    assert main(["zones", "import", str(DEMO_LAYER)]) == 0
+    cli_workspace(monkeypatch, tmp_path)
     assert main(["subscribers", "add", PHONE, "--zone", "Lac-Doré"]) == 0
     return tmp_path
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from cli import main
+from tests.commands.conftest import cli_workspace
 
 BIG = "99999999999999999999"
 
@@ -31,11 +31,7 @@ def test_an_id_out_of_range_is_a_usage_error(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    for name in list(os.environ):
-        if name.startswith("ALERTS_") and not name.startswith("ALERTS_REQUIRE"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("ALERTS_DATABASE_URL", database_url)
+    cli_workspace(monkeypatch, tmp_path, database_url, demo_town=False)
     assert main(args) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "internal error" not in err, err

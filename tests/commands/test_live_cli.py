@@ -27,6 +27,7 @@ from alerts.clock.heartbeats import SCHEDULER, beat, scheduler_seen, workers_ali
 from alerts.config import Settings
 from alerts.wiring import Services, build
 from cli import main
+from tests.commands.conftest import cli_workspace
 from tests.support.dispatch import SENDER
 from tests.support.fake_twilio import FakeTwilio
 from tests.support.processes import (
@@ -63,19 +64,12 @@ def town(
         "ALERTS_DISPATCH_RATE": "1000",
         "ALERTS_OPERATOR": "test-operator",
     }
-    monkeypatch.chdir(tmp_path)
-    for name in list(os.environ):
-        if name.startswith(("ALERTS_", "TWILIO_")) and name != "ALERTS_REQUIRE_POSTGRES":
-            monkeypatch.delenv(name)
-    for name, value in variables.items():
-        monkeypatch.setenv(name, value)
-    (tmp_path / "alerts.toml").write_text(
-        '[dispatch]\npoll_seconds = 0.05\nrate_unit = "messages"\n\n'
-        "[schedule]\npoll_seconds = 0.2\n"
-    )
-    from alerts.demo.run import DEMO_LAYER
-
-    assert main(["zones", "import", str(DEMO_LAYER)]) == 0
+    cli_workspace(
+        monkeypatch, tmp_path, drop=("ALERTS_", "TWILIO_"),
+        config='[dispatch]\npoll_seconds = 0.05\nrate_unit = "messages"\n\n'
+        "[schedule]\npoll_seconds = 0.2\n",
+        **variables,
+    )  # fmt: skip
     assert main(["subscribers", "add", FR, "--zone", "Saint-Éloi"]) == 0
     assert main(["subscribers", "add", EN, "--zone", "Lac-Doré", "--lang", "en"]) == 0
     assert main(["subscribers", "add", FR_RADAR, "--zone", "Saint-Éloi", "--topics", "radar"]) == 0

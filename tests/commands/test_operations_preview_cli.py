@@ -5,7 +5,6 @@ language, and the segments and cost of what is left to send."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ import pytest
 
 from alerts.demo.run import DEMO_LAYER
 from cli import main
+from tests.commands.conftest import cli_workspace
 
 PRICE = 0.0083  # send.price_per_segment's default
 OPERATION = [
@@ -24,14 +24,7 @@ OPERATION = [
 @pytest.fixture
 def town(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The demo town with residents of Côte-Blanche in both languages (and one elsewhere)."""
-    monkeypatch.chdir(tmp_path)
-    for name in list(os.environ):
-        if name.startswith("ALERTS_") and name != "ALERTS_REQUIRE_POSTGRES":
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("ALERTS_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
-    monkeypatch.setenv("ALERTS_OPERATOR_LANGUAGE", "fr")
-    monkeypatch.setenv("COLUMNS", "80")
-    assert main(["zones", "import", str(DEMO_LAYER)]) == 0
+    cli_workspace(monkeypatch, tmp_path, ALERTS_OPERATOR_LANGUAGE="fr", COLUMNS="80")
     for phone, zone, lang in (
         ("4185550101", "Côte-Blanche", "fr"),
         ("4185550102", "Côte-Blanche", "fr"),

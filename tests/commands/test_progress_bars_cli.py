@@ -17,6 +17,7 @@ import pytest
 
 from alerts.demo.run import DEMO_ADDRESSES, DEMO_LAYER
 from cli import main
+from tests.commands.conftest import cli_workspace
 from tests.support.processes import CLI, file_gateway_env
 
 _ESCAPES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|[\r\x07]")
@@ -72,14 +73,8 @@ def town(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     env = file_gateway_env(f"sqlite:///{tmp_path / 'bars.db'}", tmp_path)
     for name in _TERMINAL_OVERRIDES:
         env.pop(name, None)
-    monkeypatch.chdir(tmp_path)
-    for name in list(os.environ):
-        if name.startswith("ALERTS_") and name != "ALERTS_REQUIRE_POSTGRES":
-            monkeypatch.delenv(name)
-    for name, value in env.items():
-        if name.startswith("ALERTS_"):
-            monkeypatch.setenv(name, value)
-    assert main(["zones", "import", str(DEMO_LAYER)]) == 0
+    settings = {name: value for name, value in env.items() if name.startswith("ALERTS_")}
+    cli_workspace(monkeypatch, tmp_path, settings.pop("ALERTS_DATABASE_URL"), **settings)
     return env
 
 

@@ -4,26 +4,21 @@ each failing line by its number and goes on with the next, on SQLite and Postgre
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
 from cli import main
+from tests.commands.conftest import cli_workspace
 
 
 @pytest.fixture
 def cli_db(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """A working folder whose CLI uses the test database, demo town imported."""
-    monkeypatch.chdir(tmp_path)
-    for name in list(os.environ):
-        if name.startswith("ALERTS_") and name != "ALERTS_REQUIRE_POSTGRES":
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("ALERTS_DATABASE_URL", database_url)
-    from alerts.demo.run import DEMO_ADDRESSES, DEMO_LAYER
+    from alerts.demo.run import DEMO_ADDRESSES
 
-    assert main(["zones", "import", str(DEMO_LAYER)]) == 0
+    cli_workspace(monkeypatch, tmp_path, database_url)
     assert main(["addresses", "import", str(DEMO_ADDRESSES)]) == 0
     return database_url
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ import pytest
 
 from alerts.sending.delivery_export import delivery_rows
 from cli import main
+from tests.commands.conftest import cli_workspace
 from tests.support import hostile
 
 CÔTE = "47.0395,-71.3220"  # a point in Côte-Blanche
@@ -26,18 +26,9 @@ ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d-0[45]:00")
 def town(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """A working folder on the test database: file gateway, demo zones (Lac-Doré renamed to
     a formula), two subscribers and one more who is then forgotten."""
-    monkeypatch.chdir(tmp_path)
-    for name in list(os.environ):
-        if name.startswith("ALERTS_") and name != "ALERTS_REQUIRE_POSTGRES":
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("ALERTS_DATABASE_URL", database_url)
-    monkeypatch.setenv("ALERTS_GATEWAY", "file")
-    monkeypatch.setenv("ALERTS_GATEWAY_FILE", str(tmp_path / "sms.jsonl"))
-    monkeypatch.setenv("ALERTS_DISPATCH_RATE", "10000")
-    (tmp_path / "alerts.toml").write_text("[dispatch]\npoll_seconds = 0.05\n")
-    from alerts.demo.run import DEMO_LAYER
-
-    assert main(["zones", "import", str(DEMO_LAYER)]) == 0
+    cli_workspace(
+        monkeypatch, tmp_path, database_url, file_gateway="sms.jsonl", quick_dispatch=True
+    )
     hostile.rename_zone(database_url, "Lac-Doré", "=cmd()")
     assert main(["subscribers", "add", "4185550101", "--zone", "=cmd()", "--lang", "en"]) == 0
     assert main(["subscribers", "add", "4185550102", "--at", CÔTE]) == 0

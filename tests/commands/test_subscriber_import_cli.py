@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from pathlib import Path
 
 import pytest
 
 from cli import main
+from tests.commands.conftest import cli_workspace
 
 # A French Excel export: semicolons, Windows-1252, French headers, decimal commas, rows shorter
 # than the header, a blank row; lines 4 to 8 are bad, each for its own reason.
@@ -34,14 +34,7 @@ GOOD = {"+14185550101", "+14185550102", "+14185550104"}
 @pytest.fixture
 def cli_db(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """A working folder on the test database, with the demo town's zones."""
-    monkeypatch.chdir(tmp_path)
-    for name in list(os.environ):
-        if name.startswith("ALERTS_") and name != "ALERTS_REQUIRE_POSTGRES":
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("ALERTS_DATABASE_URL", database_url)
-    from alerts.demo.run import DEMO_LAYER
-
-    assert main(["zones", "import", str(DEMO_LAYER)]) == 0
+    cli_workspace(monkeypatch, tmp_path, database_url)
     return database_url
 
 

@@ -8,7 +8,6 @@ applied by the webhook's use-case (record_status), as Twilio's would be."""
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +22,7 @@ from alerts.sending.delivery_status import record_status
 from alerts.storage.models import Delivery, Subscriber
 from alerts.wiring import Services, build
 from cli import main
+from tests.commands.conftest import cli_workspace
 
 MARIE, PAUL, STRANGER = "4185550101", "4185550102", "4185550177"
 
@@ -30,23 +30,12 @@ MARIE, PAUL, STRANGER = "4185550101", "4185550102", "4185550177"
 @pytest.fixture
 def town(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A working folder on the test database: file gateway, demo zones, two subscribers."""
-    monkeypatch.chdir(tmp_path)
-    for name in list(os.environ):
-        if name.startswith("ALERTS_") and name != "ALERTS_REQUIRE_POSTGRES":
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("ALERTS_DATABASE_URL", database_url)
-    monkeypatch.setenv("ALERTS_GATEWAY", "file")
-    monkeypatch.setenv("ALERTS_GATEWAY_FILE", str(tmp_path / "sms.jsonl"))
-    monkeypatch.setenv("ALERTS_DISPATCH_RATE", "10000")
-    monkeypatch.setenv("ALERTS_OPERATOR_LANGUAGE", "en")
-    monkeypatch.setenv("COLUMNS", "80")
-    # A 30005 is final here: no second try after the callback.
-    (tmp_path / "alerts.toml").write_text(
-        "[dispatch]\npoll_seconds = 0.05\nredeliver_attempts = 0\n"
-    )
-    from alerts.demo.run import DEMO_LAYER
-
-    assert main(["zones", "import", str(DEMO_LAYER)]) == 0
+    cli_workspace(
+        monkeypatch, tmp_path, database_url, file_gateway="sms.jsonl", quick_dispatch=True,
+        # A 30005 is final here: no second try after the callback.
+        config="[dispatch]\npoll_seconds = 0.05\nredeliver_attempts = 0\n",
+        ALERTS_OPERATOR_LANGUAGE="en", COLUMNS="80",
+    )  # fmt: skip
     assert main(["subscribers", "add", MARIE, "--zone", "Lac-Doré", "--lang", "en"]) == 0
     assert main(["subscribers", "add", PAUL, "--zone", "Lac-Doré"]) == 0
     return tmp_path

@@ -7,13 +7,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from pathlib import Path
 
 import pytest
 
 from alerts.subscribers.subscriber_import import spreadsheet_safe
 from cli import main
+from tests.commands.conftest import cli_workspace
 from tests.support import hostile
 
 CÔTE = "47.0395,-71.3220"  # a point in Côte-Blanche
@@ -24,14 +24,7 @@ NAMES = [hostile.MARKUP, hostile.CLOSING, hostile.BELL, hostile.ESCAPE, hostile.
 @pytest.fixture
 def cli_db(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """A working folder on the test database, with the demo town's zones."""
-    monkeypatch.chdir(tmp_path)
-    for name in list(os.environ):
-        if name.startswith("ALERTS_") and name != "ALERTS_REQUIRE_POSTGRES":
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("ALERTS_DATABASE_URL", database_url)
-    from alerts.demo.run import DEMO_LAYER
-
-    assert main(["zones", "import", str(DEMO_LAYER)]) == 0
+    cli_workspace(monkeypatch, tmp_path, database_url)
     return database_url
 
 

@@ -7,7 +7,6 @@ a screenful and says how many more."""
 from __future__ import annotations
 
 import json
-import os
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 
 from alerts.core.local_time import human_time
 from cli import main
+from tests.commands.conftest import cli_workspace
 
 TZ = ZoneInfo("America/Toronto")
 # Two long names as a real layer has them: one with spaces, one a single hyphenated word.
@@ -59,14 +59,11 @@ def town_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (folder / "subscribers.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     start = (datetime.now(TZ) + timedelta(days=2)).replace(hour=19, minute=0, second=0)
     end = start + timedelta(hours=12)
-    saved = dict(os.environ)
-    try:
-        for name in list(os.environ):
-            if name.startswith("ALERTS_") and name != "ALERTS_REQUIRE_POSTGRES":
-                del os.environ[name]
-        os.environ["ALERTS_DATABASE_URL"] = f"sqlite:///{folder / 'town.db'}"
-        os.environ["ALERTS_GATEWAY"] = "file"
-        os.environ["ALERTS_GATEWAY_FILE"] = str(folder / "outbox.jsonl")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        cli_workspace(
+            monkeypatch, folder, f"sqlite:///{folder / 'town.db'}", file_gateway="outbox.jsonl",
+            demo_town=False,
+        )  # fmt: skip
         steps = [
             ["zones", "import", str(folder / "layer.geojson")],
             ["subscribers", "import", str(folder / "subscribers.csv")],
@@ -80,9 +77,6 @@ def town_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ]  # fmt: skip
         for step in steps:
             assert main(step) == 0, step
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
     return folder / "town.db"
 
 
@@ -95,15 +89,12 @@ def lang(
     capsys: pytest.CaptureFixture[str],
 ) -> str:
     """An 80-column terminal on a copy of the town, the operator speaking `lang`."""
-    monkeypatch.chdir(tmp_path)
-    for name in list(os.environ):
-        if name.startswith("ALERTS_") and name != "ALERTS_REQUIRE_POSTGRES":
-            monkeypatch.delenv(name)
     copy = tmp_path / "town.db"
     copy.write_bytes(town_db.read_bytes())
-    monkeypatch.setenv("ALERTS_DATABASE_URL", f"sqlite:///{copy}")
-    monkeypatch.setenv("ALERTS_OPERATOR_LANGUAGE", str(request.param))
-    monkeypatch.setenv("COLUMNS", "80")
+    cli_workspace(
+        monkeypatch, tmp_path, f"sqlite:///{copy}", demo_town=False,
+        ALERTS_OPERATOR_LANGUAGE=str(request.param), COLUMNS="80",
+    )  # fmt: skip
     capsys.readouterr()
     return str(request.param)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +10,7 @@ import pytest
 
 from alerts.core.composition import DEFAULT_TEMPLATES, MessageSpec, Templates, compose_alert
 from cli import main
+from tests.commands.conftest import cli_workspace
 
 SERVICE = {"fr": "Alertes de quartier", "en": "Neighbourhood Alerts"}  # the defaults
 
@@ -18,13 +18,7 @@ SERVICE = {"fr": "Alertes de quartier", "en": "Neighbourhood Alerts"}  # the def
 @pytest.fixture
 def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A working folder with its own database and only the settings the test writes."""
-    monkeypatch.chdir(tmp_path)
-    for name in list(os.environ):
-        if name.startswith("ALERTS_") and name != "ALERTS_REQUIRE_POSTGRES":
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("ALERTS_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
-    monkeypatch.setenv("COLUMNS", "80")
-    return tmp_path
+    return cli_workspace(monkeypatch, tmp_path, demo_town=False, COLUMNS="80")
 
 
 def _json(capsys: pytest.CaptureFixture[str], *args: str) -> Any:

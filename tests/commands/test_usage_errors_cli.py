@@ -4,13 +4,13 @@ errors say what form is expected; text where LAT is expected suggests --address.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from alerts.demo.run import DEMO_ADDRESSES, DEMO_LAYER
 from cli import main
+from tests.commands.conftest import cli_workspace
 
 FUTURE = ["--start", "2031-12-03 19:00", "--end", "2031-12-04 07:00"]
 SEND = ["send", "--zone", "Lac-Doré", "--message", "Test", "--yes"]
@@ -19,14 +19,7 @@ SEND = ["send", "--zone", "Lac-Doré", "--message", "Test", "--yes"]
 @pytest.fixture
 def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A working folder with its own SQLite database, demo town imported, one subscriber."""
-    monkeypatch.chdir(tmp_path)
-    for name in list(os.environ):
-        if name.startswith("ALERTS_") and name != "ALERTS_REQUIRE_POSTGRES":
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("ALERTS_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
-    monkeypatch.setenv("ALERTS_GATEWAY", "file")
-    monkeypatch.setenv("ALERTS_GATEWAY_FILE", str(tmp_path / "outbox.jsonl"))
-    assert main(["zones", "import", str(DEMO_LAYER)]) == 0
+    cli_workspace(monkeypatch, tmp_path, file_gateway="outbox.jsonl")
     assert main(["subscribers", "add", "4185550100", "--zone", "Lac-Doré"]) == 0
     return tmp_path
 

@@ -5,7 +5,6 @@ break XML feeds and terminals), and names already stored with them still print a
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ import pytest
 from shapely.geometry import box, mapping
 
 from cli import main
+from tests.commands.conftest import cli_workspace
 from tests.support import hostile
 
 # Names as a layer file gives them, and as they are stored once imported.
@@ -35,11 +35,7 @@ def _square(n: int) -> dict[str, Any]:
 
 @pytest.fixture
 def cli_db(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.chdir(tmp_path)
-    for name in list(os.environ):
-        if name.startswith("ALERTS_") and name != "ALERTS_REQUIRE_POSTGRES":
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("ALERTS_DATABASE_URL", database_url)
+    cli_workspace(monkeypatch, tmp_path, database_url, demo_town=False)
     return database_url
 
 

@@ -4,13 +4,13 @@ the kernel has to kill."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from alerts.config import Settings
 from cli import main
+from tests.commands.conftest import cli_workspace
 
 CAP = 1_000_000
 
@@ -18,13 +18,10 @@ CAP = 1_000_000
 @pytest.fixture
 def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A working folder with its own database and a config capping layers at 1 MB."""
-    monkeypatch.chdir(tmp_path)
-    for name in list(os.environ):
-        if name.startswith("ALERTS_") and name != "ALERTS_REQUIRE_POSTGRES":
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("ALERTS_DATABASE_URL", f"sqlite:///{tmp_path / 'alerts.db'}")
-    (tmp_path / "alerts.toml").write_text(f"[zones]\nmax_layer_bytes = {CAP}\n")
-    return tmp_path
+    return cli_workspace(
+        monkeypatch, tmp_path, f"sqlite:///{tmp_path / 'alerts.db'}",
+        config=f"[zones]\nmax_layer_bytes = {CAP}\n", demo_town=False,
+    )  # fmt: skip
 
 
 def _fails(capsys: pytest.CaptureFixture[str], *args: str) -> str:

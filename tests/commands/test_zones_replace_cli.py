@@ -16,6 +16,7 @@ from shapely.geometry import box, mapping
 from shapely.geometry.base import BaseGeometry
 
 from cli import main
+from tests.commands.conftest import cli_workspace
 from tests.support.processes import CLI, file_gateway_env
 
 CÔTE = "47.0395,-71.3220"  # a point in Côte-Blanche
@@ -35,14 +36,7 @@ def _layer(path: Path, zones: list[tuple[str, BaseGeometry]]) -> str:
 def town(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """A working folder on the test database: the demo zones, one subscriber by zone name
     and one by a point."""
-    monkeypatch.chdir(tmp_path)
-    for name in list(os.environ):
-        if name.startswith("ALERTS_") and name != "ALERTS_REQUIRE_POSTGRES":
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("ALERTS_DATABASE_URL", database_url)
-    from alerts.demo.run import DEMO_LAYER
-
-    assert main(["zones", "import", str(DEMO_LAYER)]) == 0
+    cli_workspace(monkeypatch, tmp_path, database_url)
     assert main(["subscribers", "add", "4185550101", "--zone", "lac dore"]) == 0
     assert main(["subscribers", "add", "4185550102", "--at", CÔTE]) == 0
     return database_url
