@@ -5,12 +5,14 @@ Nothing else in the service reads os.environ.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -48,7 +50,17 @@ ENV_KEYS: dict[str, str] = {
     "ALERTS_TWILIO_API_BASE_URL": "twilio.api_base_url",
     "TWILIO_ACCOUNT_SID": "twilio.account_sid",
     "TWILIO_AUTH_TOKEN": "twilio.auth_token",
+    # The outbound proxy, as every HTTP client reads it; the lower-case names win.
+    "HTTPS_PROXY": "twilio.https_proxy",
+    "https_proxy": "twilio.https_proxy",
+    "HTTP_PROXY": "twilio.http_proxy",
+    "http_proxy": "twilio.http_proxy",
+    "NO_PROXY": "twilio.no_proxy",
+    "no_proxy": "twilio.no_proxy",
     "ALERTS_DISPATCH_RATE": "dispatch.rate_per_second",
+    "ALERTS_LOG_LEVEL": "log.level",
+    "ALERTS_LOG_FORMAT": "log.format",
+    "ALERTS_FORWARDED_ALLOW_IPS": "web.forwarded_allow_ips",
 }
 # Keys that may only come from the environment: a config file never holds a secret, and
 # one shared by a team cannot say which operator runs the command.
@@ -72,6 +84,23 @@ def _http_or_empty(value: str) -> str:
     if value and not value.startswith(("http://", "https://")):
         raise ValueError(f"must start with http:// or https:// (got {value!r})")
     return value
+
+
+def _proxy_url(value: str) -> str:
+    """An http(s) proxy's URL (`HOST:PORT` alone means http://), or "" (none)."""
+    value = value.strip()
+    if not value:
+        return ""
+    url = value if "://" in value else f"http://{value}"
+    parts = urlsplit(url)
+    shown = url.replace(parts.netloc, parts.netloc.rpartition("@")[2])  # no credentials
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if parts.scheme not in ("http", "https") or not parts.hostname or port == -1:
+        raise ValueError(f"must be an HTTP proxy, http://HOST:PORT (got {shown!r})")
+    return url
 
 
 class _Section(BaseModel):
@@ -201,7 +230,8 @@ class GatewaySettings(_Section):
 
 
 class TwilioSettings(_Section):
-    """Twilio account and sender; credentials come from the environment only."""
+    """Twilio account and sender, and the outbound proxy on the way to it; credentials
+    come from the environment only."""
 
     account_sid: str = ""
     auth_token: SecretStr = SecretStr("")
@@ -210,11 +240,20 @@ class TwilioSettings(_Section):
     api_base_url: str = ""
     validity_period: int = Field(default=36000, ge=1, le=36000)
     timeout_seconds: float = Field(default=10.0, gt=0)
+    # The outbound proxy for https:// and http:// addresses, and the hosts reached directly.
+    https_proxy: str = ""
+    http_proxy: str = ""
+    no_proxy: str = ""
 
     @field_validator("api_base_url")
     @classmethod
     def _http_base(cls, value: str) -> str:
         return _http_or_empty(value)
+
+    @field_validator("https_proxy", "http_proxy")
+    @classmethod
+    def _proxy(cls, value: str) -> str:
+        return _proxy_url(value)
 
     @field_validator("messaging_service_sid")
     @classmethod
@@ -385,10 +424,52 @@ class WebSettings(_Section):
 
     # /metrics answers loopback clients only (a Prometheus on the same machine).
     metrics_loopback_only: bool = True
+    # The reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed: the
+    # client address and scheme of their requests are those the proxy names. Empty: none.
+    forwarded_allow_ips: tuple[str, ...] = ("127.0.0.1", "::1")
     # An alert outside a planned operation counts as current for this many hours.
     alert_hours: float = Field(default=24.0, gt=0, le=24 * 14)
     # The Atom feed and zone pages keep notices this many days after they end.
     feed_days: int = Field(default=7, ge=0, le=90)
+
+    @field_validator("forwarded_allow_ips", mode="before")
+    @classmethod
+    def _address_list(cls, value: Any) -> Any:
+        # From the environment: "127.0.0.1, 10.0.0.0/24" (comma-separated; "" for none).
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _proxy_addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry)  # an address is a network of one
+            except ValueError:
+                raise ValueError(
+                    f"{entry!r} is not an IP address or network (example: 127.0.0.1, "
+                    "10.0.0.0/24): list the proxies, not every client"
+                ) from None
+        return value
+
+
+class LogSettings(_Section):
+    """The log lines of `alerts serve`: how much, and as text or one JSON object a line."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = "text"
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _level_word(cls, value: Any) -> Any:
+        # "info" from an environment variable means INFO; anything else is refused by the type.
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("format", mode="before")
+    @classmethod
+    def _format_word(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
 
 
 class Settings(_Section):
@@ -406,6 +487,7 @@ class Settings(_Section):
     templates: TemplatesSettings = Field(default_factory=TemplatesSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
     source: str = Field(default="built-in defaults", exclude=True)
     # The operator's locale as the environment gave it (LOCALE_VARIABLES), for "auto".
     locale: str = Field(default="", exclude=True)

@@ -99,17 +99,36 @@ class ServiceProcess:
         import uvicorn
 
         from alerts.web.app import create_app
+        from alerts.web.health import ThisProcess
         from alerts.web.server_protocol import BoundedHttpToolsProtocol
 
+        # Behind the TLS proxy, a request's client and scheme are the ones the proxy names
+        # (X-Forwarded-For, X-Forwarded-Proto), believed from the configured proxies only:
+        # /metrics' loopback check sees the outside client, not the proxy on 127.0.0.1.
+        proxies = list(self.services.settings.web.forwarded_allow_ips)
+        this_process = ThisProcess(self._leads_scheduler, self.roles.workers)
         config = uvicorn.Config(
-            create_app(self.services),
+            create_app(self.services, this_process),
             host=self.roles.host,
             port=self.roles.port,
-            log_level="warning",
-            access_log=False,
+            # uvicorn's lines go through the process's own logging (alerts.logs), at its
+            # levels; its access log only when that lets it through (log.level DEBUG).
+            log_config=None,
+            log_level=None,
+            access_log=logging.getLogger("uvicorn.access").isEnabledFor(logging.INFO),
             http=BoundedHttpToolsProtocol,  # httptools, with a bound on a request's head
+            proxy_headers=bool(proxies),
+            forwarded_allow_ips=proxies,  # never uvicorn's own $FORWARDED_ALLOW_IPS
         )
-        uvicorn.Server(config).run()  # handles SIGINT/SIGTERM itself
+        # uvicorn stops on SIGINT/SIGTERM, then raises the signal again under the handler it
+        # found: this one, so that shutdown() still stops the roles and lets their sends in
+        # flight finish (under the default handler the process would end right there).
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: self.stop.set())
+        uvicorn.Server(config).run()
+
+    def _leads_scheduler(self) -> bool:
+        return self.clock is not None and self.clock.leading
 
     def _wait_for_signal(self) -> None:
         for signum in (signal.SIGINT, signal.SIGTERM):

@@ -150,6 +150,7 @@ def gateway_from_settings(settings: Settings) -> Gateway:
         return ConsoleGateway()
     if kind == "file":
         return FileGateway(settings.gateway.file_path)
+    from alerts.gateways.outbound_proxy import OutboundProxy
     from alerts.gateways.twilio_gateway import TwilioGateway  # only this branch needs the SDK
 
     twilio = settings.twilio
@@ -166,4 +167,5 @@ def gateway_from_settings(settings: Settings) -> Gateway:
         api_base_url=twilio.api_base_url or None,
         timeout=twilio.timeout_seconds,
         pool_size=max(settings.dispatch.max_in_flight, 4),
+        proxy=OutboundProxy(twilio.https_proxy, twilio.http_proxy, twilio.no_proxy),
     )

@@ -79,6 +79,8 @@ def test_config_file_search_order(tmp_path: Path) -> None:
         ({"ALERTS_DISPATCH_RATE": "fast"}, ["dispatch.rate_per_second"]),
         ({"ALERTS_DISPATCH_RATE": "-1"}, ["dispatch.rate_per_second"]),
         ({"ALERTS_TWILIO_MESSAGING_SERVICE_SID": "XX1"}, ["twilio.messaging_service_sid"]),
+        ({"ALERTS_FORWARDED_ALLOW_IPS": "*"}, ["web.forwarded_allow_ips", "'*'"]),
+        ({"ALERTS_FORWARDED_ALLOW_IPS": "proxy.lan"}, ["web.forwarded_allow_ips", "proxy.lan"]),
     ],
 )
 def test_bad_environment_values_name_the_key(
@@ -201,3 +203,15 @@ def test_the_operator_language_can_be_set_in_the_file(tmp_path: Path) -> None:
     config.write_text('[service]\noperator_language = "de"\n')
     with pytest.raises(ConfigError, match=r"service\.operator_language.*alerts\.toml"):
         load_settings(env={}, cwd=tmp_path)
+
+
+def test_forwarded_allow_ips_lists_the_proxies(tmp_path: Path) -> None:
+    assert load_settings(env={}, cwd=tmp_path).web.forwarded_allow_ips == ("127.0.0.1", "::1")
+    env = {"ALERTS_FORWARDED_ALLOW_IPS": " 10.0.0.5, 10.1.0.0/16 ,"}
+    proxies = load_settings(env=env, cwd=tmp_path).web.forwarded_allow_ips
+    assert proxies == ("10.0.0.5", "10.1.0.0/16")
+    none = load_settings(env={"ALERTS_FORWARDED_ALLOW_IPS": ""}, cwd=tmp_path)
+    assert none.web.forwarded_allow_ips == ()  # no proxy: forwarded headers are ignored
+    config = tmp_path / "alerts.toml"
+    config.write_text('[web]\nforwarded_allow_ips = ["192.0.2.10"]\n')
+    assert load_settings(config, env={}).web.forwarded_allow_ips == ("192.0.2.10",)

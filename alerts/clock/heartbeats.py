@@ -124,6 +124,15 @@ def scheduler_gap(services: Services, within: timedelta = SCHEDULER_FRESH) -> Sc
     """Pending notices or recurrences with no scheduler seen `within`; None when all is well."""
     if scheduler_seen(services, within):
         return None
+    notices, recurrences = waiting_for_clock(services)
+    if not notices and not recurrences:
+        return None
+    last = _latest(services, SCHEDULER)
+    return SchedulerGap(notices, recurrences, last, services.clock())
+
+
+def waiting_for_clock(services: Services) -> tuple[int, int]:
+    """The scheduled notices and the active recurrences, which only a scheduler sends."""
     with services.session(read_only=True) as session:
         notices = session.execute(
             select(func.count()).select_from(Notice).where(col(Notice.status) == "scheduled")
@@ -131,10 +140,32 @@ def scheduler_gap(services: Services, within: timedelta = SCHEDULER_FRESH) -> Sc
         recurrences = session.execute(
             select(func.count()).select_from(Recurrence).where(col(Recurrence.status) == "active")
         ).scalar_one()
-    if not notices and not recurrences:
-        return None
-    last = _latest(services, SCHEDULER)
-    return SchedulerGap(notices, recurrences, last, services.clock())
+    return notices, recurrences
+
+
+@dataclass(frozen=True)
+class Pulses:
+    """What the heartbeats say now (for /health)."""
+
+    leader_at: datetime | None  # the last heartbeat of a process holding the scheduler lock
+    worker_at: datetime | None  # the last heartbeat of a dispatch worker
+    workers_alive: int  # dispatch workers heard within WORKER_FRESH
+
+
+def pulses(services: Services) -> Pulses:
+    """The scheduler leader's and the workers' last heartbeats, and the workers alive."""
+    role, seen_at = col(Heartbeat.role), col(Heartbeat.seen_at)
+    with services.session(read_only=True) as session:
+        leader_at = session.execute(
+            select(func.max(seen_at)).where(role == SCHEDULER, col(Heartbeat.leader))
+        ).scalar_one_or_none()
+        worker_at, alive = session.execute(
+            select(
+                func.max(seen_at),
+                func.count().filter(seen_at >= services.clock() - WORKER_FRESH),
+            ).where(role == WORKER)
+        ).one()
+    return Pulses(leader_at, worker_at, int(alive or 0))
 
 
 class Pulse:

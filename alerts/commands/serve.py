@@ -13,6 +13,8 @@ from alerts.errors import ConfigError
 if TYPE_CHECKING:
     from alerts.config import Settings
 
+log = logging.getLogger(__name__)
+
 
 def serve(
     ctx: typer.Context,
@@ -23,16 +25,13 @@ def serve(
     workers: int = typer.Option(1, "--workers", min=0, help="Dispatch workers (0: none)."),
 ) -> None:
     """Serve the webhooks and the public pages, run the scheduler and send the outbox."""
+    from alerts.logs import configure
     from alerts.service import Roles, ServiceProcess
 
+    settings = state(ctx).settings
     if not no_web:
-        check_webhook_address(state(ctx).settings)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # These log every request, job run or migration step at INFO; their warnings suffice.
-    for noisy in ("twilio.async_http_client", "apscheduler", "alembic"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+        check_webhook_address(settings)
+    configure(settings.log, settings.service.tz)  # before anything logs (migrations, say)
     roles = Roles(web=not no_web, scheduler=not no_scheduler, workers=workers, host=host, port=port)
     wired = services(ctx)
     parts = [
@@ -40,7 +39,11 @@ def serve(
         "scheduler (when it holds the lock)" if roles.scheduler else None,
         f"{workers} dispatch worker(s)" if workers else None,
     ]
-    console.print("alerts serve: " + ", ".join(part for part in parts if part))
+    started = "alerts serve: " + ", ".join(part for part in parts if part)
+    if settings.log.format == "json":
+        log.info("%s", started)  # every line is JSON
+    else:
+        console.print(started)
     ServiceProcess(wired, roles).run()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 import phonenumbers
@@ -78,3 +79,26 @@ def mask_phone(e164: str) -> str:
     head = 1 if plus and len(digits) == 11 and digits[0] == "1" else 0
     hidden = len(digits) - 4 - head
     return plus + "".join(digits[:head]) + "*" * hidden + "".join(digits[-4:])
+
+
+# What a phone number looks like in free text: E.164 (`+14185550123`, or `%2B...` in a URL),
+# and the North American forms people and libraries write (`418-555-0123`, `(418) 555-0123`,
+# `+1 418 555 0123`, `4185550123`), with area and exchange codes starting 2-9 so that dates,
+# epoch seconds and byte counts are left alone. Digits inside a word (a SID's hex) are not.
+_NANP = r"(?:1[ .-]?)?\(?[2-9]\d{2}\)?[ .-]?[2-9]\d{2}[ .-]?\d{4}"
+_PHONE_IN_TEXT = re.compile(
+    rf"(?<![\w.])(?P<plus>\+|%2[Bb])?(?P<number>{_NANP}|(?<=[+Bb])[1-9]\d{{7,14}})(?![0-9A-Za-z])"
+)
+
+
+def mask_phones_in(text: str) -> str:
+    """`text` with everything that looks like a phone number masked as `mask_phone` does."""
+    if not any(char.isdigit() for char in text):
+        return text
+    return _PHONE_IN_TEXT.sub(_masked_match, text)
+
+
+def _masked_match(match: re.Match[str]) -> str:
+    plus = match["plus"] or ""
+    masked = mask_phone(("+" if plus else "") + match["number"])
+    return plus + masked.removeprefix("+")

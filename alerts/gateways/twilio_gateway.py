@@ -2,6 +2,8 @@
 
 Sends go through the SDK's asynchronous client (aiohttp): the dispatcher's slots are tasks on
 one event loop, which costs far less CPU per message than a thread per slot over requests.
+The SDK's client ignores HTTPS_PROXY; ours sends every request (sends and log look-ups) the
+way the configured outbound proxy says (alerts.gateways.outbound_proxy).
 """
 
 from __future__ import annotations
@@ -27,10 +29,13 @@ from twilio.rest import Client
 from alerts.core.phones import mask_phone
 from alerts.errors import ConfigError
 from alerts.gateways.gateway import ErrorKind, GatewayError, OutgoingSms, SendReceipt, classify
+from alerts.gateways.outbound_proxy import OutboundProxy
 
 log = logging.getLogger(__name__)
 
 MAX_VALIDITY_PERIOD = 36_000  # seconds; Twilio's ceiling for ValidityPeriod
+# The proxy asked for credentials it did not get: no message can leave until they are fixed.
+PROXY_AUTH_CODE = "proxy-auth"
 # A log look-up reads at most this many messages to one number (newest first).
 LOG_PAGE_SIZE = 100
 LOG_MAX_PAGES = 10
@@ -68,11 +73,15 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
 
 
 class _HttpClient(AsyncTwilioHttpClient):
-    """The SDK's aiohttp client on our session, with our timeout, remembering headers."""
+    """The SDK's aiohttp client on our session, with our timeout and outbound proxy,
+    remembering headers."""
 
-    def __init__(self, session: aiohttp.ClientSession, timeout: float) -> None:
+    def __init__(
+        self, session: aiohttp.ClientSession, timeout: float, proxy: OutboundProxy
+    ) -> None:
         super().__init__(pool_connections=False, timeout=timeout)
         self.session = session
+        self._proxy = proxy
 
     async def request(
         self,
@@ -87,12 +96,32 @@ class _HttpClient(AsyncTwilioHttpClient):
     ) -> Response:
         # The SDK passes timeout=None on every call, which aiohttp takes as "no timeout": the
         # client's own timeout would otherwise never apply. Credentials go in the header,
-        # as aiohttp now asks (its BasicAuth is deprecated).
+        # as aiohttp now asks (its BasicAuth is deprecated). The SDK's own request() would
+        # pass no proxy to aiohttp, whatever its proxy_url says: this one does.
         if auth is not None:
             headers = {**(headers or {}), "Authorization": aiohttp.encode_basic_auth(*auth)}
-        response = await super().request(
-            method, url, params, data, headers, None, timeout or self.timeout, allow_redirects
-        )
+        kwargs: dict[str, Any] = {
+            "method": method.upper(),
+            "url": url,
+            "params": params,
+            "data": data,
+            "headers": headers,
+            "timeout": aiohttp.ClientTimeout(total=timeout or self.timeout),
+            "allow_redirects": allow_redirects,
+        }
+        self.log_request(kwargs)
+        route = self._proxy.route(url)
+        if route is not None:
+            kwargs["proxy"] = route.url
+            # aiohttp puts proxy_headers on the CONNECT of an https:// request only; a
+            # request forwarded to an http:// address carries the proxy's header itself.
+            if url.startswith("https:"):
+                kwargs["proxy_headers"] = route.headers
+            else:
+                kwargs["headers"] = {**(headers or {}), **route.headers}
+        async with self.session.request(**kwargs) as answer:
+            self.log_response(answer.status, answer)
+            response = Response(answer.status, await answer.text(), answer.headers)
         _last_headers.set(response.headers)
         return response
 
@@ -127,6 +156,7 @@ class TwilioGateway:
         api_base_url: str | None = None,
         timeout: float = 10.0,
         pool_size: int = 32,
+        proxy: OutboundProxy | None = None,
     ) -> None:
         if not account_sid or not auth_token:
             raise ConfigError(
@@ -158,6 +188,7 @@ class TwilioGateway:
         self._api_base_url = api_base_url.rstrip("/") if api_base_url else None
         self._timeout = timeout
         self._pool_size = pool_size
+        self._proxy = proxy or OutboundProxy()
         self._loops: dict[asyncio.AbstractEventLoop, _LoopClient] = {}
         self._lock = threading.Lock()
 
@@ -171,13 +202,13 @@ class TwilioGateway:
 
     def _open(self) -> _LoopClient:
         # At most pool_size connections, reused (the dispatcher has as many slots); no proxy,
-        # CA bundle or .netrc from the environment: settings are read only by alerts.config.
+        # CA bundle or .netrc from the environment: settings are read only by alerts.config,
+        # the outbound proxy included.
         session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=self._pool_size), trust_env=False
         )
-        client = Client(
-            self.account_sid, self._auth_token, http_client=_HttpClient(session, self._timeout)
-        )
+        http_client = _HttpClient(session, self._timeout, self._proxy)
+        client = Client(self.account_sid, self._auth_token, http_client=http_client)
         # The SDK reads TWILIO_EDGE/TWILIO_REGION from os.environ; settings are read only by
         # alerts.config, and an edge would also rewrite a local api_base_url's host name.
         client.edge = None
@@ -281,6 +312,15 @@ class TwilioGateway:
             return self._rest_error(message, exc.status, exc.code, exc.msg)
         if isinstance(exc, TwilioServiceException):
             return self._rest_error(message, exc.status, exc.code, exc.detail or exc.title)
+        if isinstance(exc, aiohttp.ClientHttpProxyError):  # the proxy refused the tunnel
+            return self._proxy_error(message, exc.status)
+        if isinstance(exc, aiohttp.ClientProxyConnectionError):
+            return GatewayError(
+                f"could not reach the outbound proxy {exc.host}:{exc.port} "
+                f"({_reason(exc)}){_ref(message)}",
+                kind=ErrorKind.RETRYABLE,
+                code="connection",
+            )
         if isinstance(exc, TimeoutError):  # aiohttp's own timeout errors derive from it too
             return GatewayError(
                 f"Twilio did not answer within {self._timeout:g} s{_ref(message)}",
@@ -333,6 +373,8 @@ class TwilioGateway:
     def _rest_error(
         self, message: OutgoingSms, status: int, code: int | str | None, text: str | None
     ) -> GatewayError:
+        if status == 407:  # from the proxy, which forwarded nothing
+            return self._proxy_error(message, status)
         # Without a JSON error body the SDK puts the HTTP status in `code`; Twilio's own
         # codes have five digits, so a three-digit code is never a provider code.
         provider_code = None if code is None or str(code) == str(status) else str(code)
@@ -352,6 +394,26 @@ class TwilioGateway:
             kind=kind,
             code=provider_code or f"http-{status}",
             retry_after=retry_after,
+            http_status=status,
+        )
+
+    def _proxy_error(self, message: OutgoingSms, status: int) -> GatewayError:
+        """The outbound proxy answered instead of Twilio: nothing reached Twilio."""
+        if status == 407:
+            return GatewayError(
+                "the outbound proxy refused the credentials (HTTP 407): check the user and "
+                f"password in HTTPS_PROXY (twilio.https_proxy){_ref(message)}",
+                kind=ErrorKind.OTHER,
+                code=PROXY_AUTH_CODE,
+                http_status=status,
+            )
+        # 403: the proxy's rules forbid Twilio (every send would fail: the worker stops);
+        # 502-504: it could not reach Twilio now.
+        return GatewayError(
+            f"the outbound proxy would not take the request to Twilio (HTTP {status})"
+            f"{_ref(message)}",
+            kind=classify(status, None),
+            code=f"proxy-{status}",
             http_status=status,
         )
 

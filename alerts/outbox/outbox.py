@@ -20,6 +20,7 @@ from sqlalchemy import (
     Update,
     and_,
     bindparam,
+    case,
     exists,
     func,
     or_,
@@ -265,6 +266,17 @@ class Outbox:
             ).one()
         moments = [moment for moment in (queued[1], sending[1]) if moment is not None]
         return queued[0] + sending[0], min(moments) if moments else None
+
+
+def queue_depth(session: Session, now: datetime) -> dict[str, int]:
+    """Queued deliveries: `due` now (sent as slots free), `later` (waiting for a retry time)."""
+    when = case((col(Delivery.next_attempt_at) > now, "later"), else_="due")
+    counts = dict(
+        session.execute(
+            select(when, func.count()).where(col(Delivery.state) == "queued").group_by(when)
+        ).all()
+    )
+    return {"due": int(counts.get("due", 0)), "later": int(counts.get("later", 0))}
 
 
 def _still_wanted() -> ColumnElement[bool]:

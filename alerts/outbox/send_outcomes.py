@@ -30,7 +30,9 @@ MAYBE_SENT = frozenset({"timeout", "connection"})
 LOOK_UP_AFTER = timedelta(seconds=5)
 # Errors of the account or sender, not of one recipient: retrying every row would fail them
 # all, so the worker stops and leaves the queue as it was.
-_SYSTEMIC = frozenset({"20003", "21212", "21603", "21606", "21408", "http-401", "http-403"})
+_SYSTEMIC = frozenset(
+    {"20003", "21212", "21603", "21606", "21408", "http-401", "http-403", "proxy-auth"}
+)
 _ERROR_TEXT = 200
 
 

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import logging
-
-from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy import text
 
 from alerts.public.cap import cap_router
 from alerts.public.feeds import feeds_router
 from alerts.public.public_cache import PublicCache
 from alerts.public.public_pages import pages_router
 from alerts.storage.zone_catalog import NoZoneLayer
-from alerts.web.metrics import metrics_router
+from alerts.web.health import ThisProcess, health_router
+from alerts.web.metrics import WebhookCounter, metrics_router
 from alerts.web.webhooks import webhooks_router
 from alerts.wiring import Services
 
-log = logging.getLogger(__name__)
 # The largest id a table holds (PostgreSQL's integer; SQLite's go further): a path naming a
 # larger number names nothing, and must not reach a query that cannot bind it.
 MAX_ID = 2**31 - 1
@@ -36,8 +33,9 @@ async def ids_in_range(request: Request) -> None:
             raise OutOfRange
 
 
-def create_app(services: Services) -> FastAPI:
-    """The FastAPI app serving the webhooks, health and public routes for these services."""
+def create_app(services: Services, this_process: ThisProcess | None = None) -> FastAPI:
+    """The FastAPI app serving the webhooks, health and public routes for these services
+    (`this_process`: what /health says of the process serving it)."""
     app = FastAPI(
         title="Neighbourhood SMS alerts",
         docs_url=None,
@@ -58,30 +56,14 @@ def create_app(services: Services) -> FastAPI:
         return await request_validation_exception_handler(request, exc)
 
     app.include_router(webhooks_router(services))
-    app.include_router(health_router(services))
+    app.add_middleware(WebhookCounter)  # webhook answers by status, for /metrics
+    app.include_router(health_router(services, this_process))
     include_public_routes(app, services)
     return app
 
 
 def _not_found() -> Response:
     return Response("not found\n", status_code=404, media_type="text/plain")
-
-
-def health_router(services: Services) -> APIRouter:
-    """Route /health: 200 while the database answers, else 503."""
-    router = APIRouter()
-
-    @router.get("/health")
-    def health() -> Response:
-        try:
-            with services.engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
-        except Exception as exc:  # the health check reports, it never raises
-            log.error("health: database unreachable: %s", type(exc).__name__)
-            return Response('{"status":"unavailable"}', 503, media_type="application/json")
-        return Response('{"status":"ok"}', media_type="application/json")
-
-    return router
 
 
 def include_public_routes(app: FastAPI, services: Services) -> None:

@@ -2,28 +2,43 @@
 
 Counts that every process shares (inbound messages, deliveries, the queue, retries, missed
 notices) are read from the database at each scrape, so any `alerts serve` process gives the
-same figures; the gateway latency histogram is this process's own (see gateway_metrics).
+same figures; the gateway latency histogram and the webhook requests are this process's own
+(see gateway_metrics, and WebhookCounter below). deploy/prometheus/alerts.rules.yml alerts on
+them.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import logging
+import math
 from collections.abc import Iterator
 
 from fastapi import APIRouter, Request, Response
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, Counter, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, or_, select
 from sqlmodel import col
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from alerts.clock.heartbeats import SCHEDULER, WORKER
 from alerts.gateways.gateway_metrics import GATEWAY_LATENCY
-from alerts.storage.models import Alert, Delivery, InboundMessage, Notice
+from alerts.outbox.outbox import queue_depth
+from alerts.sending.alert_reports import DELIVERY_STATES
+from alerts.storage.models import Alert, Delivery, Heartbeat, InboundMessage, Notice, Recurrence
 from alerts.wiring import Services
 
 log = logging.getLogger(__name__)
+WEBHOOK_PATHS = ("/sms/inbound", "/sms/status")
+# Registered in no registry here: every /metrics registry adds it, like GATEWAY_LATENCY.
+WEBHOOK_REQUESTS = Counter(
+    "alerts_webhook_requests",
+    "Requests to Twilio's webhooks answered by this process, by path and HTTP status.",
+    ["path", "status"],
+    registry=None,
+)
 
 
 class DatabaseCollector(Collector):
@@ -57,10 +72,7 @@ class DatabaseCollector(Collector):
             deliveries = session.execute(
                 select(col(Delivery.state), func.count()).group_by(col(Delivery.state))
             ).all()
-            due = case((col(Delivery.next_attempt_at) > now, "later"), else_="due")
-            queue = session.execute(
-                select(due, func.count()).where(col(Delivery.state) == "queued").group_by(due)
-            ).all()
+            queue = queue_depth(session, now)
             alerts = session.execute(
                 select(col(Alert.state), func.count()).group_by(col(Alert.state))
             ).all()
@@ -75,6 +87,20 @@ class DatabaseCollector(Collector):
             missed = session.execute(
                 select(func.count()).select_from(Notice).where(col(Notice.status) == "missed")
             ).scalar_one()
+            notices = session.execute(
+                select(col(Notice.status), func.count()).group_by(col(Notice.status))
+            ).all()
+            recurrences = session.execute(
+                select(col(Recurrence.status), func.count()).group_by(col(Recurrence.status))
+            ).all()
+            # The scheduler counts while it holds the lock; a stopped one's row stays, not leading.
+            beats = dict(
+                session.execute(
+                    select(col(Heartbeat.role), func.max(col(Heartbeat.seen_at)))
+                    .where(or_(col(Heartbeat.role) == WORKER, col(Heartbeat.leader)))
+                    .group_by(col(Heartbeat.role))
+                ).all()
+            )
 
         family = CounterMetricFamily(
             "alerts_inbound_messages", "Text messages received, by what the service did.",
@@ -87,7 +113,9 @@ class DatabaseCollector(Collector):
             "alerts_deliveries", "Outbox rows (one per recipient of an alert), by state.",
             labels=["state"],
         )  # fmt: skip
-        for state, count in sorted(deliveries):
+        # Every state from the start, 0 included: a rate over a series born mid-window is lost.
+        by_delivery_state = {**dict.fromkeys(DELIVERY_STATES, 0), **dict(deliveries)}
+        for state, count in sorted(by_delivery_state.items()):
             gauge.add_metric([state], count)
         yield gauge
         depth = GaugeMetricFamily(
@@ -95,9 +123,8 @@ class DatabaseCollector(Collector):
             "Queued deliveries: due now, or waiting for a retry time.",
             labels=["when"],
         )
-        counts = dict(queue)
         for when in ("due", "later"):
-            depth.add_metric([when], counts.get(when, 0))
+            depth.add_metric([when], queue[when])
         yield depth
         by_state = GaugeMetricFamily("alerts_alerts", "Alerts by state.", labels=["state"])
         for state, count in sorted(alerts):
@@ -113,6 +140,30 @@ class DatabaseCollector(Collector):
             "Planned notices missed: due while the service could not send them in time.",
             value=missed,
         )
+        planned = GaugeMetricFamily(
+            "alerts_notices", "Planned notices, by status (scheduled: still to fire).",
+            labels=["status"],
+        )  # fmt: skip
+        for status, count in sorted({"scheduled": 0, "missed": 0, **dict(notices)}.items()):
+            planned.add_metric([status], count)
+        yield planned
+        recurring = GaugeMetricFamily(
+            "alerts_recurrences", "Recurring alerts, by status (active: still firing).",
+            labels=["status"],
+        )  # fmt: skip
+        for status, count in sorted({"active": 0, **dict(recurrences)}.items()):
+            recurring.add_metric([status], count)
+        yield recurring
+        age = GaugeMetricFamily(
+            "alerts_heartbeat_age_seconds",
+            "Seconds since the scheduler holding the lock, or any dispatch worker, last wrote its "
+            "heartbeat (+Inf: none in the last week).",
+            labels=["role"],
+        )
+        for role in (SCHEDULER, WORKER):
+            seen = beats.get(role)
+            age.add_metric([role], (now - seen).total_seconds() if seen else math.inf)
+        yield age
 
 
 def metrics_registry(services: Services) -> CollectorRegistry:
@@ -120,7 +171,34 @@ def metrics_registry(services: Services) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(DatabaseCollector(services))
     registry.register(GATEWAY_LATENCY)
+    registry.register(WEBHOOK_REQUESTS)
     return registry
+
+
+class WebhookCounter:
+    """ASGI middleware counting the webhook requests this process answers, by status: a run
+    of 403s on signed requests means the public address or the auth token is wrong."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or path not in WEBHOOK_PATHS:
+            await self.app(scope, receive, send)
+            return
+        status = 500  # a crash before the answer began is answered 500 further out
+
+        async def counting(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, counting)
+        finally:
+            WEBHOOK_REQUESTS.labels(path, str(status)).inc()
 
 
 def is_loopback(host: str | None) -> bool:

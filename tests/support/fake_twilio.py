@@ -13,6 +13,7 @@ import math
 import queue
 import re
 import socket
+import ssl
 import threading
 import time
 import urllib.request
@@ -131,10 +132,12 @@ class FakeTwilio:
         auth_token: str | None = None,
         *,
         send_status_callbacks: bool = False,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.account_sid = account_sid or "AC" + uuid.uuid4().hex
         self.auth_token = auth_token or uuid.uuid4().hex
         self.send_status_callbacks = send_status_callbacks
+        self._tls = tls  # a server context: answer on https:// (its certificate's address)
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._messages: dict[str, dict[str, Any]] = {}
@@ -159,6 +162,8 @@ class FakeTwilio:
         """Bind an ephemeral port and serve from a background thread."""
         server = _Server(("127.0.0.1", 0), _Handler)
         server.fake = self
+        if self._tls is not None:
+            server.socket = self._tls.wrap_socket(server.socket, server_side=True)
         self._server = server
         serve = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
         serve.start()
@@ -190,7 +195,8 @@ class FakeTwilio:
     def base_url(self) -> str:
         """Origin to give the SDK instead of https://api.twilio.com."""
         assert self._server is not None, "FakeTwilio is not started"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        scheme = "https" if self._tls is not None else "http"
+        return f"{scheme}://127.0.0.1:{self._server.server_address[1]}"
 
     # -- what happened -----------------------------------------------------------------------
 

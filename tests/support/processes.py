@@ -18,11 +18,18 @@ from tests.support.paths import REPO
 
 CLI = (sys.executable, str(REPO / "cli.py"))  # `alerts`, as the repository's cli.py
 
+_PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+
 
 def clean_env(drop: tuple[str, ...] = ("ALERTS_",), **variables: str) -> dict[str, str]:
-    """This process's environment without the variables whose names start with `drop`, plus
-    `variables`: a child process reads only the settings the test gives it."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+    """This process's environment without the variables whose names start with `drop` and
+    without a developer's outbound proxy, plus `variables`: a child process reads only the
+    settings the test gives it, and reaches the local servers directly."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(drop) and k.lower() not in _PROXY_VARIABLES
+    }
     env.update(variables)
     return env
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from datetime import timedelta
 
 import pytest
@@ -17,7 +18,7 @@ from alerts.gateways.gateway_metrics import InstrumentedGateway
 from alerts.sending.sending import AlertRequest, send_alert
 from alerts.sending.targeting import TargetSpec
 from alerts.sms.conversation import InboundSms, handle_inbound
-from alerts.storage.models import Delivery, InboundMessage, Notice
+from alerts.storage.models import Delivery, Heartbeat, InboundMessage, Notice, Recurrence
 from alerts.web.app import create_app
 from alerts.web.metrics import is_loopback
 from alerts.wiring import Services
@@ -145,3 +146,54 @@ def test_metrics_answer_only_loopback_clients_by_default(settings: Settings) -> 
 )  # fmt: skip
 def test_loopback_addresses(host: str | None, loopback: bool) -> None:
     assert is_loopback(host) is loopback
+
+
+def test_heartbeat_ages_and_planned_work_for_the_alert_rules(open_metrics_town: Services) -> None:
+    """What deploy/prometheus/alerts.rules.yml needs: how long since the scheduler holding
+    the lock and any worker wrote (+Inf when none did), notices and recurrences by status."""
+    with TestClient(create_app(open_metrics_town)) as client:
+        empty = scrape(client)
+        with open_metrics_town.session() as session:
+            seen = {"process": "host:1:part", "started_at": NOW - timedelta(hours=1)}
+            session.add(Heartbeat(role="worker", seen_at=NOW - timedelta(seconds=15), **seen))
+            session.add(
+                Heartbeat(
+                    role="scheduler", leader=True, seen_at=NOW - timedelta(seconds=200), **seen
+                )
+            )
+            # A scheduler that stopped later: its row stays, not leading, and does not count.
+            stopped = {**seen, "process": "host:2:scheduler"}
+            session.add(Heartbeat(role="scheduler", leader=False, seen_at=NOW, **stopped))
+            session.add(Notice(kind="notice", due_at=NOW, status="scheduled"))
+            session.add(Notice(kind="reminder", due_at=NOW, status="scheduled"))
+            session.add(Recurrence(kind="radar", schedule="daily 19:00", status="cancelled"))
+        samples = scrape(client)
+    age = "alerts_heartbeat_age_seconds"
+    assert empty[(age, (("role", "scheduler"),))] == math.inf
+    assert empty[(age, (("role", "worker"),))] == math.inf
+    assert empty[("alerts_notices", (("status", "scheduled"),))] == 0  # there before any row
+    assert empty[("alerts_recurrences", (("status", "active"),))] == 0
+    assert empty[("alerts_deliveries", (("state", "failed"),))] == 0
+    assert samples[(age, (("role", "scheduler"),))] == 200
+    assert samples[(age, (("role", "worker"),))] == 15
+    assert samples[("alerts_notices", (("status", "scheduled"),))] == 2
+    assert samples[("alerts_recurrences", (("status", "cancelled"),))] == 1
+    assert samples[("alerts_recurrences", (("status", "active"),))] == 0
+
+
+def test_webhook_answers_are_counted_by_path_and_status(open_metrics_town: Services) -> None:
+    unsigned = ("alerts_webhook_requests_total", (("path", "/sms/inbound"), ("status", "403")))
+    wrong_method = ("alerts_webhook_requests_total", (("path", "/sms/status"), ("status", "405")))
+    with TestClient(create_app(open_metrics_town)) as client:
+        before = scrape(client)  # the counter belongs to the process: compare
+        for _ in range(3):
+            assert client.post("/sms/inbound", data={"Body": "x"}).status_code == 403
+        assert client.get("/sms/status").status_code == 405
+        assert client.get("/").status_code in (200, 503)  # not a webhook: not counted
+        after = scrape(client)
+    assert after[unsigned] - before.get(unsigned, 0) == 3
+    assert after[wrong_method] - before.get(wrong_method, 0) == 1
+    assert not any(
+        name == "alerts_webhook_requests_total" and dict(labels)["path"] == "/"
+        for name, labels in after
+    )
