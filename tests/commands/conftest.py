@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -54,3 +56,16 @@ def cli_workspace(
 
         assert main(["zones", "import", str(DEMO_LAYER)]) == 0
     return folder
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    """`alerts ARGS` in this process: its stdout, the command having succeeded."""
+    code = main(list(args))
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    return captured.out
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> Any:
+    """`alerts ARGS --json` in this process: its one JSON document."""
+    return json.loads(run(capsys, *args, "--json"))

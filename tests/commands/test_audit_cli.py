@@ -8,13 +8,12 @@ import json
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from cli import main
-from tests.commands.conftest import cli_workspace
+from tests.commands.conftest import cli_workspace, run, run_json
 
 CÔTE = "47.0395,-71.3220"  # a point in Côte-Blanche
 TZ = ZoneInfo("America/Toronto")
@@ -27,17 +26,6 @@ def town(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         monkeypatch, tmp_path, database_url, file_gateway="sms.jsonl", quick_dispatch=True,
         ALERTS_OPERATOR="jdoe", ALERTS_OPERATOR_LANGUAGE="en", COLUMNS="80",
     )  # fmt: skip
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> str:
-    code = main(list(args))
-    captured = capsys.readouterr()
-    assert code == 0, captured.err
-    return captured.out
-
-
-def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> Any:
-    return json.loads(run(capsys, *args, "--json"))
 
 
 def local(days: int, hour: int) -> str:

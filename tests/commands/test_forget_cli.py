@@ -4,16 +4,13 @@ one it refuses (exit 2, naming --yes) and changes nothing; --yes forgets at once
 from __future__ import annotations
 
 import json
-import os
-import pty
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from cli import main
 from tests.commands.conftest import cli_workspace
-from tests.support.processes import CLI, clean_env
+from tests.support.processes import answer_on_terminal, clean_env
 
 PHONE = "4185550101"
 
@@ -61,22 +58,9 @@ def test_yes_forgets_at_once(town: Path, capsys: pytest.CaptureFixture[str]) -> 
 def test_on_a_terminal_the_operator_is_asked(
     town: Path, capsys: pytest.CaptureFixture[str], answer: bytes, code: int, after: str
 ) -> None:
-    terminal, stdin = pty.openpty()
-    try:
-        asked = subprocess.Popen(
-            [*CLI, "subscribers", "forget", PHONE],
-            env=clean_env(ALERTS_DATABASE_URL=f"sqlite:///{town / 'cli.db'}"),
-            cwd=town,
-            stdin=stdin,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        os.close(stdin)
-        os.write(terminal, answer)
-        _, err = asked.communicate(timeout=120)
-    finally:
-        os.close(terminal)
+    env = clean_env(ALERTS_DATABASE_URL=f"sqlite:///{town / 'cli.db'}")
+    asked = answer_on_terminal(env, town, answer, "subscribers", "forget", PHONE)
+    err = asked.stderr
     assert asked.returncode == code, err
     assert "Forget +1******0101" in err and "for good" in err
     assert status(capsys) == after

@@ -7,11 +7,9 @@ applied by the webhook's use-case (record_status), as Twilio's would be."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -22,7 +20,7 @@ from alerts.sending.delivery_status import record_status
 from alerts.storage.models import Delivery, Subscriber
 from alerts.wiring import Services, build
 from cli import main
-from tests.commands.conftest import cli_workspace
+from tests.commands.conftest import cli_workspace, run, run_json
 
 MARIE, PAUL, STRANGER = "4185550101", "4185550102", "4185550177"
 
@@ -47,17 +45,6 @@ def wired(town: Path) -> Iterator[Services]:
     services = build(load_settings())
     yield services
     services.close()
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> str:
-    code = main(list(args))
-    captured = capsys.readouterr()
-    assert code == 0, captured.err
-    return captured.out
-
-
-def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> Any:
-    return json.loads(run(capsys, *args, "--json"))
 
 
 def callback(wired: Services, alert_id: int, phone: str, status: str, code: str) -> None:

@@ -5,8 +5,6 @@ terminal unless --yes), the same counts in --json, and no ghost zones on a re-im
 from __future__ import annotations
 
 import json
-import os
-import pty
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -17,7 +15,7 @@ from shapely.geometry.base import BaseGeometry
 
 from cli import main
 from tests.commands.conftest import cli_workspace
-from tests.support.processes import CLI, file_gateway_env
+from tests.support.processes import CLI, answer_on_terminal, file_gateway_env
 
 CÔTE = "47.0395,-71.3220"  # a point in Côte-Blanche
 ZONES = 10  # in the demo town
@@ -116,22 +114,9 @@ def test_on_a_terminal_the_operator_is_asked(
 ) -> None:
     capsys.readouterr()
     before = _state(capsys)
-    terminal, stdin = pty.openpty()
-    try:
-        asked = subprocess.Popen(
-            [*CLI, "zones", "import", wrong_layer, "--replace"],
-            env=file_gateway_env(town, tmp_path),
-            cwd=tmp_path,
-            stdin=stdin,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        os.close(stdin)
-        os.write(terminal, answer)
-        out, err = asked.communicate(timeout=120)
-    finally:
-        os.close(terminal)
+    env = file_gateway_env(town, tmp_path)
+    asked = answer_on_terminal(env, tmp_path, answer, "zones", "import", wrong_layer, "--replace")
+    out, err = asked.stdout, asked.stderr
     assert asked.returncode == code, err
     assert "leaving 2 subscription(s) of 2 subscriber(s) without a zone?" in err
     assert "2 newly without a zone" in out  # the preview came first

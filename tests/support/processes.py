@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pty
 import signal
 import socket
 import subprocess
@@ -106,3 +107,21 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def answer_on_terminal(
+    env: dict[str, str], cwd: Path, answer: bytes, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """Run `cli.py args` with a pseudo-terminal as stdin, typing `answer` at its prompt."""
+    terminal, stdin = pty.openpty()
+    try:
+        asked = subprocess.Popen(
+            [*CLI, *args], env=env, cwd=cwd, stdin=stdin,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        os.close(stdin)
+        os.write(terminal, answer)
+        out, err = asked.communicate(timeout=120)
+    finally:
+        os.close(terminal)
+    return subprocess.CompletedProcess(asked.args, asked.returncode, out, err)
